@@ -1,0 +1,51 @@
+# ssbimage — two-command quick start: `make demo` and `make test`.
+# Works on a fresh Debian machine with Python 3.11, pip, make and apt.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAMPLE := sample_volumes/cathode_demo.ome.tif
+RESULTS := results/demo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages installed only when missing: `python3-venv` provides
+# ensurepip for Debian's own Python (pyenv/python.org builds have it already).
+define apt_install
+	missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+endef
+
+.PHONY: demo test install lock clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { $(call apt_install,python3-venv); }
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when the project's dependencies or the lock change.
+$(STAMP): $(BIN)/python pyproject.toml requirements-lock.txt
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements-lock.txt -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ssbimage info $(SAMPLE)
+	$(BIN)/ssbimage convert $(SAMPLE) $(RESULTS)/cathode_demo.ome.zarr --overwrite
+	$(BIN)/ssbimage info $(RESULTS)/cathode_demo.ome.zarr
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# Record the tested set of versions after changing dependencies.
+lock: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^ssbimage' > requirements-lock.txt
+
+clean:
+	rm -rf $(VENV) results .pytest_cache
