@@ -58,7 +58,7 @@ class SemEds:
     --------
     >>> import numpy as np
     >>> maps = SemEds({"SEM": np.zeros((4, 4)), "Ni": np.ones((4, 4))}, (0.1, 0.1), "µm")
-    >>> maps.elements, maps["Ni"].sum()
+    >>> maps.elements, float(maps["Ni"].sum())
     (('Ni',), 16.0)
     """
 

@@ -41,9 +41,9 @@ class LazySource:
     def __getitem__(self, key):
         try:
             return self._read(key)
-        except CorruptFileError:
+        except (CorruptFileError, MemoryError):
             raise
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        except Exception as exc:  # decoders raise anything from IndexError to zlib.error
             raise CorruptFileError(f"cannot read voxels {key!r}: {exc}", self.path) from exc
 
     def __reduce__(self):

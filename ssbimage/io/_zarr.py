@@ -215,6 +215,7 @@ def save_ome_zarr(volume, path, *, chunks=None, levels: int | None = None, overw
     --------
     >>> import numpy as np, tempfile, os
     >>> from ssbimage import Volume
+    >>> from ssbimage.io import open_volume
     >>> vol = Volume.from_array(np.zeros((8, 8, 8), np.uint16), spacing=0.5)
     >>> out = save_ome_zarr(vol, os.path.join(tempfile.mkdtemp(), "v.ome.zarr"))
     >>> open_volume(out).spacing

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dask
 import dask.array as da
 import numpy as np
@@ -91,10 +93,12 @@ def intensity_summary(image, *, bins: int = 1024, percentiles=(1, 50, 99)) -> pd
     floating = np.issubdtype(data.dtype, np.floating)
     finite = da.isfinite(data) if floating else None
     values = da.where(finite, data, np.nan) if floating else data.astype(np.float64)
-    lo, hi, mean, std, n_bad = dask.compute(
-        da.nanmin(values), da.nanmax(values), da.nanmean(values), da.nanstd(values),
-        (~finite).sum() if floating else 0,
-    )
+    with warnings.catch_warnings():  # an all-NaN volume is reported, not warned about
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi, mean, std, n_bad = dask.compute(
+            da.nanmin(values), da.nanmax(values), da.nanmean(values), da.nanstd(values),
+            (~finite).sum() if floating else 0,
+        )
     out = {"min": float(lo), "max": float(hi), "mean": float(mean), "std": float(std)}
     if not np.isfinite(lo):
         out.update({f"p{p:g}": np.nan for p in percentiles})
