@@ -116,9 +116,12 @@ def open_volume(
 
     Examples
     --------
-    >>> vol = open_volume("scan.ome.tif")  # doctest: +SKIP
-    >>> vol.spacing, vol.data.chunksize  # doctest: +SKIP
-    ((0.65, 0.65, 0.65), (64, 2048, 2048))
+    >>> import numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "scan.npy")
+    >>> np.save(path, np.zeros((64, 32, 32), np.uint16))
+    >>> vol = open_volume(path, spacing=0.65, chunks=(16, 32, 32))
+    >>> vol.spacing, vol.data.numblocks
+    ((0.65, 0.65, 0.65), (4, 1, 1))
     """
     path = Path(path)
     is_glob = any(ch in str(path) for ch in "*?[") and not path.exists()
