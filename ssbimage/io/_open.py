@@ -155,6 +155,9 @@ def open_volume(
         except (ValueError, OSError) as exc:
             raise CorruptFileError(f"not a readable .npy file ({exc})", path) from exc
         source, found, meta = NpySource(str(path), mm.shape, mm.dtype), None, {"format": "npy"}
+        # whole planes along the file's fastest axes, so a chunk maps a contiguous run
+        plane = (1,) * (mm.ndim - 2) + mm.shape[-2:]
+        storage_chunks = plane[::-1] if mm.flags.f_contiguous and not mm.flags.c_contiguous else plane
         del mm
 
     shape = tuple(source.shape)

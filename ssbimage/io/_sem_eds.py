@@ -193,7 +193,9 @@ def _tiff_pixel_size(tif):
 
 
 def _read_folder(folder: Path):
-    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in TIFF_SUFFIXES), key=natural_key)
+    files = sorted((p for p in folder.iterdir()
+                    if p.suffix.lower() in TIFF_SUFFIXES and not p.name.startswith(".")),
+                   key=natural_key)
     channels, spacing, names = {}, None, {}
     for f in files:
         name = _channel_name(f.stem)
@@ -204,8 +206,14 @@ def _read_folder(folder: Path):
                 f"two files map to {name!r}: {names[name]} and {f.name}", folder
             )
         channels[name], file_spacing = _read_2d_tiff(f)
+        if spacing and file_spacing and not np.allclose(spacing, file_spacing, rtol=1e-6):
+            raise InconsistentSlicesError(
+                f"{f.name} has pixel size {file_spacing} µm but {names[spacing_from]} has {spacing}",
+                folder,
+            )
+        if file_spacing and not spacing:
+            spacing, spacing_from = file_spacing, name
         names[name] = f.name
-        spacing = spacing or file_spacing
     if not channels:
         raise UnsupportedFormatError(
             "no TIFF named by an element symbol (e.g. Ni.tif) or SEM/BSE/SE image found", folder
@@ -268,17 +276,19 @@ def _read_h5oina(path: Path):
     with f:
         try:
             header, data = f["1/EDS/Header"], f["1/EDS/Data"]
-            nx, ny = int(header["X Cells"][0]), int(header["Y Cells"][0])
-            spacing = (float(header["Y Step"][0]), float(header["X Step"][0]))
+            nx, ny = int(_h5_scalar(header["X Cells"])), int(_h5_scalar(header["Y Cells"]))
+            spacing = (float(_h5_scalar(header["Y Step"])), float(_h5_scalar(header["X Step"])))
         except KeyError as exc:
             raise DatasetNotFoundError(f"is not an EDS .h5oina map (missing {exc})", path) from None
+        except (TypeError, ValueError, IndexError) as exc:
+            raise CorruptFileError(f"unreadable .h5oina EDS header ({exc})", path) from None
         channels = {}
         for group in ("Window Integral", "Peak Area"):
             if group in data:
                 for name, ds in data[group].items():
                     symbol = _channel_name(name)
                     if symbol and symbol not in channels:
-                        channels[symbol] = np.asarray(ds[()]).reshape(ny, nx)
+                        channels[symbol] = _flat_map(ds, ny, nx, path)
         for kind in ("BSE", "SE"):
             key = f"1/Electron Image/Data/{kind}"
             if SEM not in channels and key in f:
@@ -289,3 +299,20 @@ def _read_h5oina(path: Path):
     if not channels:
         raise DatasetNotFoundError("has no element maps under 1/EDS/Data/Window Integral", path)
     return channels, spacing, {"format": "h5oina"}
+
+
+def _h5_scalar(dataset):
+    """A header value, stored as shape (), (1,) or (1, 1) depending on the writer."""
+    values = np.asarray(dataset[()]).ravel()
+    if values.size != 1:
+        raise ValueError(f"{dataset.name} holds {values.size} values, expected one")
+    return values[0]
+
+
+def _flat_map(dataset, ny: int, nx: int, path):
+    values = np.asarray(dataset[()])
+    if values.size != ny * nx:
+        raise InconsistentSlicesError(
+            f"map {dataset.name} has {values.size} pixels, the header says {ny} × {nx}", path
+        )
+    return values.reshape(ny, nx)
