@@ -252,3 +252,27 @@ def test_overwrite_replaces_only_when_asked(tmp_path, grey_volume):
     save_ome_zarr(Volume.from_array(grey_volume // 2, SPACING), out, overwrite=True)
     np.testing.assert_array_equal(open_volume(out).data.compute(), grey_volume // 2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.ome.zarr"]
+
+
+def test_ome_tiff_pyramid_level(tmp_path):
+    full = np.arange(8 * 16 * 16, dtype=np.uint16).reshape(8, 16, 16)
+    path = tmp_path / "pyramid.ome.tif"
+    meta = {"axes": "ZYX", "PhysicalSizeZ": 1.0, "PhysicalSizeY": 0.5, "PhysicalSizeX": 0.5}
+    with tifffile.TiffWriter(path, bigtiff=True, ome=True) as tif:
+        tif.write(full, subifds=1, metadata=meta, photometric="minisblack")
+        tif.write(full[:, ::2, ::2], subfiletype=1, photometric="minisblack")
+    assert_volume(open_volume(path), full, spacing=(1.0, 0.5, 0.5))
+    level1 = open_volume(path, level=1)
+    assert_volume(level1, full[:, ::2, ::2], spacing=(1.0, 1.0, 1.0))
+    assert level1.metadata["levels"] == 2
+
+
+def test_zarr_array_inside_a_plain_group(tmp_path, grey_volume):
+    path = tmp_path / "scan.zarr"
+    group = zarr.open_group(str(path), mode="w")
+    group.create_array("recon", data=grey_volume, chunks=(4, 13, 17))
+    assert_volume(open_volume(path, dataset="recon", spacing=SPACING), grey_volume)
+    from ssbimage.errors import DatasetNotFoundError
+
+    with pytest.raises(DatasetNotFoundError, match="arrays: \\['recon'\\]"):
+        open_volume(path, spacing=SPACING)
