@@ -276,3 +276,9 @@ def test_zarr_array_inside_a_plain_group(tmp_path, grey_volume):
 
     with pytest.raises(DatasetNotFoundError, match="arrays: \\['recon'\\]"):
         open_volume(path, spacing=SPACING)
+
+
+def test_singleton_leading_axes_are_dropped(tmp_path, grey_volume):
+    path = tmp_path / "v5d.npy"
+    np.save(path, grey_volume[None, None])
+    assert_volume(open_volume(path, spacing=SPACING), grey_volume)

@@ -175,9 +175,8 @@ def open_volume(
                              meta=np.empty((0,) * len(shape), source.dtype))
     if axes is not None and len(axes) == data.ndim:
         data = squeeze_to_volume(data, axes, path)
-    elif data.ndim > 4:
-        data = data.squeeze(axis=tuple(i for i, n in enumerate(shape[:-3]) if n == 1)) \
-            if any(n == 1 for n in shape[:-3]) else data
+    elif data.ndim > 4:  # e.g. a TIFF series with singleton leading axes
+        data = data.squeeze(axis=tuple(i for i, n in enumerate(shape[:-3]) if n == 1))
     if data.ndim > 4:
         raise DimensionError(
             f"has shape {shape}; ssbimage reads (z, y, x) or (t, z, y, x) volumes", path

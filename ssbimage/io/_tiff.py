@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import logging
 import re
+import struct
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,7 +67,7 @@ def read_tiff(path: Path, *, series: int = 0, level: int = 0):
                 metadata = {"format": _tiff_kind(tif), "axes": ser.axes, "series": series,
                             "level": level, "levels": len(levels)}
                 shape, axes, dtype = ser.shape, ser.axes, ser.dtype
-        except (tifffile.TiffFileError, struct_error(), EOFError) as exc:
+        except (tifffile.TiffFileError, struct.error, EOFError) as exc:
             raise CorruptFileError(f"not a readable TIFF ({exc})", path) from exc
     damage = [m for m in problems if _is_damage(m)]
     if damage:
@@ -76,12 +77,6 @@ def read_tiff(path: Path, *, series: int = 0, level: int = 0):
             f"has colour/channel axes {axes!r} (shape {shape}); a volume is greyscale z, y, x", path
         )
     return TiffSource(str(path), shape, dtype, series, level), spacing, metadata
-
-
-def struct_error():
-    import struct
-
-    return struct.error
 
 
 def _tiff_kind(tif) -> str:
