@@ -9,7 +9,7 @@ from scipy.spatial import cKDTree
 
 from .._spacing import check_spacing
 from ._phantom import Phantom, make_phantom
-from ._placement import place_spheres, relax_spheres
+from ._placement import pack_spheres, place_spheres
 from ._scene import ACTIVE, CRACK, ELECTROLYTE, VOID, Paint, Scene
 from ._shapes import CapShell, Ellipsoid, Sheet, random_rotation
 from ._truth import crack_midsurfaces, metric_rows, particle_surfaces, voxel_counts
@@ -68,12 +68,17 @@ def plan_cathode(shape, spacing, *, active_fraction, radius_range, radius_median
     spacing = np.asarray(spacing, float)
     lo, hi = (-0.5 * spacing, (np.asarray(shape) - 0.5) * spacing) if region is None else region
     box_volume = float(np.prod(hi - lo))
-    # draw more radii than needed (boundary cuts and ellipsoids lose volume), pack
-    # them densely, then drop a random subset until the target fraction is met
-    radii = []
-    while 4 / 3 * np.pi * np.sum(np.asarray(radii) ** 3) < min(1.8 * active_fraction, 0.9) * box_volume:
-        radii.append(float(np.clip(rng.lognormal(np.log(radius_median), 0.45), *radius_range)))
-    centres, radii = relax_spheres(rng, radii, lo, hi, max_overlap=max_overlap)
+    # pack a little more than needed (ellipsoids and overlaps lose volume) in a
+    # box grown by the largest radius, so the packing is as dense at the sample
+    # faces as inside; then drop a random subset until the target is met
+    def draw_radius(r):
+        return float(np.clip(r.lognormal(np.log(radius_median), 0.45), *radius_range))
+
+    grow = radius_range[1]
+    centres, radii = pack_spheres(seed, draw_radius, min(1.25 * active_fraction, 0.68), lo - grow,
+                                  hi + grow, max_overlap=max_overlap)
+    touches = np.all((centres + radii[:, None] > lo) & (centres - radii[:, None] < hi), axis=1)
+    centres, radii = centres[touches], radii[touches]
     candidates = []
     for c, r in zip(centres, radii):
         if rng.random() < ellipsoid_fraction:
@@ -117,7 +122,7 @@ def plan_cathode(shape, spacing, *, active_fraction, radius_range, radius_median
     pore_c, pore_r = place_spheres(
         rng, pore_radii, lo, hi, obstacles=(np.array([p.centre for p in particles]).reshape(-1, 3),
                                             obstacle_r),
-        clearance=2 * min_step, tries=40,
+        clearance=2 * min_step, tries=60,
     )
     return CathodePlan(particles, shells, cracks, list(zip(pore_c, pore_r)), shell_thickness,
                        0.5 * min_step * crack_width_range[0])

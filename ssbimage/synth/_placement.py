@@ -6,83 +6,89 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 
-def place_spheres(rng, radii, low, high, *, max_overlap=0.0, obstacles=None, clearance=0.0,
-                  tries=60, batch=512):
-    """Place spheres of the given radii (largest first) without conflicts.
+def place_spheres(rng, radii, low, high, *, obstacles=None, clearance=0.0, max_overlap=0.0,
+                  tries=40, k=24):
+    """Random sequential addition of spheres (largest first).
 
-    Two placed spheres i, j conflict when their centre distance is below
-    ``r_i + r_j - max_overlap * min(r_i, r_j)`` (``max_overlap=0``: they may
-    touch but not overlap). ``obstacles`` is an optional (centres, radii)
-    pair that must be kept at ``clearance`` or more from each new sphere's
-    surface. Centres are drawn uniformly in ``[low, high]`` (per axis, µm).
+    Each new sphere keeps at least ``clearance`` µm between its surface and
+    every obstacle (an optional (centres, radii) pair), and overlaps no other
+    placed sphere by more than ``max_overlap`` times the smaller radius (with
+    ``clearance`` between them when that is 0). Centres are drawn uniformly in
+    ``[low, high]`` (µm); spheres that find no place within ``tries`` rounds
+    are left out.
 
     Returns
     -------
     centres : (M, 3) ndarray, radii : (M,) ndarray
-        The spheres that found a place within ``tries`` attempts each.
     """
     radii = np.sort(np.asarray(radii, float))[::-1]
     low, high = np.asarray(low, float), np.asarray(high, float)
-    placed_c = np.empty((0, 3))
-    placed_r = np.empty(0)
-    obstacle_tree = obstacle_r = None
+    placed_c, placed_r = np.empty((0, 3)), np.empty(0)
+    pending = radii
+    obstacle_tree = None
     if obstacles is not None and len(obstacles[1]):
-        obstacle_tree, obstacle_r = cKDTree(obstacles[0]), np.asarray(obstacles[1], float)
-    for start in range(0, len(radii), batch):
-        pending = radii[start:start + batch]
-        for _ in range(tries):
-            if not len(pending):
-                break
-            centres = rng.uniform(low, high, size=(len(pending), 3))
-            ok = np.ones(len(pending), bool)
-            if obstacle_tree is not None:
-                reach = pending + obstacle_r.max() + clearance
-                for i, near in enumerate(obstacle_tree.query_ball_point(centres, reach)):
-                    if near:
-                        d = np.linalg.norm(obstacles[0][near] - centres[i], axis=1)
-                        ok[i] = np.all(d >= pending[i] + obstacle_r[near] + clearance)
-            if len(placed_r):
-                tree = cKDTree(placed_c)
-                reach = pending + placed_r.max()
-                for i, near in enumerate(tree.query_ball_point(centres, reach)):
-                    if ok[i] and near:
-                        ok[i] = _fits(centres[i], pending[i], placed_c[near], placed_r[near], max_overlap)
-            # within the batch, keep the first of any conflicting pair
-            idx = np.flatnonzero(ok)
-            keep = []
-            if len(idx):
-                near = cKDTree(centres[idx]).query_ball_point(centres[idx], 2 * pending.max())
-                kept = np.zeros(len(idx), bool)
-                for a, i in enumerate(idx):
-                    earlier = [b for b in near[a] if b < a and kept[b]]
-                    kept[a] = not earlier or _fits(centres[i], pending[i], centres[idx[earlier]],
-                                                   pending[idx[earlier]], max_overlap)
-                keep = list(idx[kept])
-            if keep:
-                placed_c = np.vstack([placed_c, centres[keep]])
-                placed_r = np.concatenate([placed_r, pending[keep]])
-            pending = np.delete(pending, keep)
+        obstacle_tree = (cKDTree(obstacles[0]), np.asarray(obstacles[1], float))
+    for _ in range(tries):
+        if not len(pending):
+            break
+        centres = rng.uniform(low, high, size=(len(pending), 3))
+        ok = np.ones(len(pending), bool)
+        if obstacle_tree is not None:
+            ok &= _clear_of(centres, pending, *obstacle_tree, clearance, 0.0, k)
+        if len(placed_r):
+            ok[ok] = _clear_of(centres[ok], pending[ok], cKDTree(placed_c), placed_r, clearance,
+                               max_overlap, k)
+        alive = ok.copy()
+        pairs = cKDTree(centres).query_pairs(2 * pending.max() + clearance, output_type="ndarray")
+        for a, b in pairs:  # within this round, the first of a conflicting pair wins
+            allowed = pending[a] + pending[b] + clearance - max_overlap * min(pending[a], pending[b])
+            if alive[a] and alive[b] and np.linalg.norm(centres[a] - centres[b]) < allowed:
+                alive[max(a, b)] = False
+        placed_c = np.vstack([placed_c, centres[alive]])
+        placed_r = np.concatenate([placed_r, pending[alive]])
+        pending = pending[~alive]
     return placed_c, placed_r
 
 
-def _fits(centre, radius, others_c, others_r, max_overlap) -> bool:
-    d = np.linalg.norm(others_c - centre, axis=1)
-    return bool(np.all(d >= radius + others_r - max_overlap * np.minimum(radius, others_r)))
+def _clear_of(centres, radii, tree, other_r, clearance, max_overlap, k):
+    """True where a sphere keeps ``clearance`` from all others, less the allowed
+    overlap (exact: the k nearest are checked and the k-th is far enough that
+    no further one can touch)."""
+    k = min(k, len(other_r))
+    if not len(centres):
+        return np.ones(0, bool)
+    distance, index = tree.query(centres, k=k)
+    distance, index = distance.reshape(len(centres), k), index.reshape(len(centres), k)
+    allowance = max_overlap * np.minimum(radii[:, None], other_r[index])
+    ok = np.all(distance - other_r[index] >= radii[:, None] + clearance - allowance, axis=1)
+    if k < len(other_r):
+        ok &= distance[:, -1] >= radii + other_r.max() + clearance
+    return ok
 
 
-def relax_spheres(rng, radii, low, high, *, max_overlap=0.0, iterations=1500):
+def relax_spheres(rng, radii, low, high, *, max_overlap=0.0, iterations=1500, fixed=None):
     """Dense packing: random centres pushed apart until no pair overlaps too much.
 
     Every pair that overlaps by more than ``max_overlap`` times the smaller
-    radius is moved apart symmetrically along its centre line, centres kept in
-    ``[low, high]``; after ``iterations`` sweeps the smaller sphere of any pair
-    still in conflict is dropped, so the result always satisfies the rule of
+    radius is moved apart along its centre line, centres kept in ``[low,
+    high]``; after ``iterations`` sweeps the smaller sphere of any pair still
+    in conflict is dropped, so the result always satisfies the rule of
     :func:`place_spheres`. Reaches volume fractions around 0.6 where random
-    sequential addition jams near 0.4.
+    sequential addition jams near 0.4. ``fixed`` is an optional
+    (centres, radii) pair of already placed spheres that push but never move.
+
+    Returns the new spheres only: centres (M, 3) and radii (M,).
     """
-    radii = np.sort(np.asarray(radii, float))[::-1]
+    radii = np.asarray(radii, float)
     low, high = np.asarray(low, float), np.asarray(high, float)
+    order = np.argsort(-radii, kind="stable")
+    radii = radii[order]
     centres = rng.uniform(low, high, size=(len(radii), 3))
+    n_new = len(radii)
+    if fixed is not None and len(fixed[1]):
+        centres = np.vstack([centres, fixed[0]])
+        radii = np.concatenate([radii, fixed[1]])
+    movable = np.arange(len(radii)) < n_new
     reach = 2 * radii.max() if len(radii) else 0.0
     for _ in range(iterations):
         i, j, gap = _conflicts(centres, radii, reach, max_overlap)
@@ -93,16 +99,63 @@ def relax_spheres(rng, radii, low, high, *, max_overlap=0.0, iterations=1500):
         random = rng.normal(size=direction.shape)
         direction = np.where(distance[:, None] > 1e-9, direction, random)
         direction /= np.linalg.norm(direction, axis=1)[:, None]
-        push = (0.5 * gap + 1e-6)[:, None] * direction
-        np.add.at(centres, i, -push)
-        np.add.at(centres, j, push)
-        np.clip(centres, low, high, out=centres)
+        # each movable end takes half the gap, or all of it when the other is fixed
+        share_i = np.where(movable[j], 0.5, 1.0) * movable[i]
+        share_j = np.where(movable[i], 0.5, 1.0) * movable[j]
+        amount = 1.3 * gap + 2e-6  # over-relaxation: about half the sweeps
+        np.add.at(centres, i, -(share_i * amount)[:, None] * direction)
+        np.add.at(centres, j, (share_j * amount)[:, None] * direction)
+        centres[:n_new] = np.clip(centres[:n_new], low, high)
     keep = np.ones(len(radii), bool)
     i, j, _ = _conflicts(centres, radii, reach, max_overlap)
-    for a, b in zip(i, j):  # radii are sorted: drop the smaller (larger index)
+    for a, b in zip(i, j):  # drop a movable one of each pair still in conflict
         if keep[a] and keep[b]:
-            keep[max(a, b)] = False
+            drop = b if movable[b] and (radii[b] <= radii[a] or not movable[a]) else a
+            keep[drop] = False
+    keep &= movable
     return centres[keep], radii[keep]
+
+
+def pack_spheres(seed, draw_radius, volume_fraction, low, high, *, max_overlap=0.0, tile=96.0):
+    """Densely packed spheres filling about ``volume_fraction`` of the box.
+
+    Large boxes are packed tile by tile (``tile`` µm per side, each tile with
+    its own random stream, so the cost grows linearly with the volume); the
+    spheres already placed in earlier tiles near a tile's border take part as
+    fixed obstacles, so tile borders leave neither conflicts nor gaps.
+    ``draw_radius(rng)`` returns one radius in µm.
+    """
+    low, high = np.asarray(low, float), np.asarray(high, float)
+    counts = np.maximum(1, np.ceil((high - low) / tile).astype(int))
+    edges = [np.linspace(lo, hi, n + 1) for lo, hi, n in zip(low, high, counts)]
+    centres, radii = np.empty((0, 3)), np.empty(0)
+    for index in np.ndindex(*counts):
+        t_lo = np.array([edges[a][index[a]] for a in range(3)])
+        t_hi = np.array([edges[a][index[a] + 1] for a in range(3)])
+        rng = np.random.default_rng([seed, 1, *index])
+        target = volume_fraction * float(np.prod(t_hi - t_lo))
+        fixed = None
+        if len(radii):
+            margin = 2 * radii.max()
+            near = np.all((centres >= t_lo - margin) & (centres <= t_hi + margin), axis=1)
+            fixed = (centres[near], radii[near])
+            # spheres of earlier tiles reaching into this one already fill part of it
+            target -= _volume_inside(fixed[0], fixed[1], t_lo, t_hi)
+        new_r = []
+        while 4 / 3 * np.pi * np.sum(np.asarray(new_r) ** 3) < target:
+            new_r.append(draw_radius(rng))
+        if not new_r:
+            continue
+        c, r = relax_spheres(rng, new_r, t_lo, t_hi, max_overlap=max_overlap, fixed=fixed)
+        centres, radii = np.vstack([centres, c]), np.concatenate([radii, r])
+    return centres, radii
+
+
+def _volume_inside(centres, radii, low, high) -> float:
+    """Approximate volume of spheres inside a box (per-axis overlap of their extents)."""
+    lo, hi = centres - radii[:, None], centres + radii[:, None]
+    share = np.clip(np.minimum(hi, high) - np.maximum(lo, low), 0, None) / (hi - lo)
+    return float(np.sum(4 / 3 * np.pi * radii**3 * np.prod(share, axis=1)))
 
 
 def _conflicts(centres, radii, reach, max_overlap):

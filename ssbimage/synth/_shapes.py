@@ -183,7 +183,8 @@ class Slab:
     high: float
 
     def bbox(self):
-        return np.array([self.low, -np.inf, -np.inf]), np.array([self.high, np.inf, np.inf])
+        far = 1e9  # µm: unbounded in y and x, finite so index arithmetic stays integer
+        return np.array([self.low, -far, -far]), np.array([self.high, far, far])
 
     def inside(self, z, y, x):
         return (z >= self.low) & (z <= self.high) & np.ones_like(y + x, dtype=bool)
