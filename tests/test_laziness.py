@@ -80,6 +80,9 @@ for axis, (lo, hi) in enumerate(box):
     index.append(i)
     lo_hi.append((int(bounds[i]), int(bounds[i + 1])))
 block = vol.data.blocks[tuple(index)].compute()
+# a reader may hand back untouched zero pages (zarr's fill value for chunks never
+# written): write them once so RSS shows the chunk whatever the reader did
+block[...] = block.copy() if not block.flags.writeable else block
 rss_chunk = peak()
 
 inter = [(max(b0, s), min(b1, e)) for (b0, b1), (s, e) in zip(box, lo_hi)]
