@@ -61,13 +61,27 @@ import dask.array, h5py, tifffile, zarr  # imported before measuring, so open_vo
 from ssbimage.io import open_volume
 
 def peak():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux -> bytes
+    # peak resident set size since the last reset (VmHWM), bytes
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+def reset_peak():
+    # forget import-time transients: the peak restarts from the current RSS
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
 
 def pattern(z, y, x):
     return ((z * 31 + y * 7 + x) % 60000 + 1).astype(np.uint16)
 
 args = json.loads(sys.argv[1])
 box = args["box"]
+reset_peak()
 rss_import = peak()
 vol = open_volume(args["path"], spacing=1.0)
 rss_open = peak()
