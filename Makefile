@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SAMPLE := sample_volumes/cathode_demo.ome.tif
+SAMPLE := sample_volumes/cathode/image.ome.zarr
 RESULTS := results/demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -36,8 +36,9 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/ssbimage info $(SAMPLE)
-	$(BIN)/ssbimage convert $(SAMPLE) $(RESULTS)/cathode_demo.ome.zarr --overwrite
-	$(BIN)/ssbimage info $(RESULTS)/cathode_demo.ome.zarr
+	$(BIN)/ssbimage convert $(SAMPLE) $(RESULTS)/cathode.ome.zarr --overwrite
+	@echo "ground truth of the sample (sample_volumes/cathode/truth.csv):"
+	@$(BIN)/python -c "import pandas as pd; print(pd.read_csv('sample_volumes/cathode/truth.csv').to_string(index=False))"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -8,13 +8,13 @@ import tifffile
 from ssbimage.cli import main
 from ssbimage.io import open_volume
 
-SAMPLE = Path(__file__).parents[1] / "sample_volumes" / "cathode_demo.ome.tif"
+SAMPLE = Path(__file__).parents[1] / "sample_volumes" / "cathode" / "image.ome.zarr"
 
 
 def test_info_prints_shape_spacing_chunks_and_grey_summary(capsys):
     assert main(["info", str(SAMPLE)]) == 0
     out = capsys.readouterr().out
-    data = tifffile.imread(SAMPLE)
+    data = open_volume(SAMPLE).data.compute()
     assert str(data.shape) in out and "uint16" in out and "0.5 × 0.5 × 0.5 µm" in out
     assert f"min {data.min()}" in out and f"max {data.max()}" in out
     assert "chunks" in out
@@ -25,7 +25,7 @@ def test_convert_writes_ome_zarr_with_the_same_voxels_and_spacing(tmp_path, caps
     assert main(["convert", str(SAMPLE), str(out)]) == 0
     vol = open_volume(out)
     assert vol.spacing == (0.5, 0.5, 0.5)
-    np.testing.assert_array_equal(vol.data.compute(), tifffile.imread(SAMPLE))
+    np.testing.assert_array_equal(vol.data.compute(), open_volume(SAMPLE).data.compute())
     assert main(["convert", str(SAMPLE), str(out)]) == 2  # exists, no --overwrite
     assert "already exists" in capsys.readouterr().err
 

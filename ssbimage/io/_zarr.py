@@ -169,7 +169,7 @@ def write_ngff_image(
         level_chunks = tuple(min(c, n) for c, n in zip(chunks, level.shape))
         arr = group.create_array(
             str(k), shape=level.shape, dtype=level.dtype, chunks=level_chunks,
-            compressors=zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle"),
+            compressors=zarr.codecs.BloscCodec(cname="zstd", clevel=5, shuffle="shuffle"),
             fill_value=0, dimension_names=list("tzyx"[-level.ndim:]),
         )
         da.store(level.rechunk(level_chunks), arr, lock=False)
