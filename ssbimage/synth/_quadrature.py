@@ -17,6 +17,11 @@ import numpy as np
 
 from ._shapes import Ellipsoid, Sheet
 
+# A fixed, generic rotation of the sphere grid (from a seeded QR): quadrature
+# rows never line up with the sample faces, so those cuts err randomly, not all
+# at once by half a row.
+_OBLIQUE = np.linalg.qr(np.random.default_rng(20261125).normal(size=(3, 3)))[0]
+
 
 def ellipsoid_surface(shape: Ellipsoid, step: float):
     """Quadrature nodes on an ellipsoid surface.
@@ -33,6 +38,7 @@ def ellipsoid_surface(shape: Ellipsoid, step: float):
     c, p = np.meshgrid(cos_theta, phi, indexing="ij")
     s = np.sqrt(1 - c**2)
     u = np.stack([c.ravel(), (s * np.sin(p)).ravel(), (s * np.cos(p)).ravel()], axis=1)
+    u = u @ _OBLIQUE.T  # tilt the grid so that no axis-aligned cut follows its rows
     m = shape.rotation * shape.axes  # columns scaled: M = R diag(a)
     inverse_t = np.linalg.inv(m).T
     g = u @ inverse_t.T  # M^-T u per node
@@ -46,23 +52,21 @@ def ellipsoid_surface(shape: Ellipsoid, step: float):
 def sheet_midsurface(sheet: Sheet, step: float):
     """Quadrature nodes on a crack sheet's mid-plane disc (half disc if radial).
 
+    The nodes are the centres of a square grid of ``step`` µm in the plane
+    (so the rims of what clips the disc never follow a row of nodes).
     Returns points (N, 3) and area weights (N,) in µm².
     """
     n = sheet.normal
     e1 = np.cross(n, [1.0, 0.0, 0.0] if abs(n[0]) < 0.9 else [0.0, 1.0, 0.0])
     e1 /= np.linalg.norm(e1)
     e2 = np.cross(n, e1)
-    n_rings = max(16, int(np.ceil(sheet.radius / step)))
-    edges = np.linspace(0, sheet.radius, n_rings + 1)
-    points, weights = [], []
-    for r0, r1 in zip(edges[:-1], edges[1:]):
-        r = 0.5 * (r0 + r1)
-        n_angles = max(8, int(np.ceil(2 * np.pi * r / step)))
-        angle = (np.arange(n_angles) + 0.5) * (2 * np.pi / n_angles)
-        ring = sheet.centre + r * (np.cos(angle)[:, None] * e1 + np.sin(angle)[:, None] * e2)
-        points.append(ring)
-        weights.append(np.full(n_angles, np.pi * (r1**2 - r0**2) / n_angles))
-    points, weights = np.concatenate(points), np.concatenate(weights)
+    count = 2 * max(8, int(np.ceil(sheet.radius / step)))  # even: no node on a diameter
+    cell = 2 * sheet.radius / count
+    a, b = np.meshgrid(*[-sheet.radius + (np.arange(count) + 0.5) * cell] * 2, indexing="ij")
+    keep = a**2 + b**2 <= sheet.radius**2
+    a, b = a[keep], b[keep]
+    points = sheet.centre + a[:, None] * e1 + b[:, None] * e2
+    weights = np.full(len(points), cell**2)
     if sheet.half_plane is not None:
         keep = (points - sheet.centre) @ sheet.half_plane >= 0
         points, weights = points[keep], weights[keep]

@@ -111,31 +111,31 @@ def _rings(model: XCTModel, shape):
 
 
 def _finish(block, model: XCTModel, full_shape, rings, block_info=None):
+    """Grey values of one block; done a few planes at a time to bound temporaries."""
     (z0, _), (y0, _), (x0, _) = block_info[0]["array-location"]
-    nz, ny, nx = block.shape
-    z = np.arange(z0, z0 + nz, dtype=np.uint64)[:, None, None]
-    y = np.arange(y0, y0 + ny)[None, :, None]
-    x = np.arange(x0, x0 + nx)[None, None, :]
+    out = np.empty(block.shape, np.uint16)
+    y = np.arange(y0, y0 + block.shape[1])[:, None]
+    x = np.arange(x0, x0 + block.shape[2])[None, :]
     cy, cx = (full_shape[-2] - 1) / 2, (full_shape[-1] - 1) / 2
     radius = np.sqrt((y - cy) ** 2 + (x - cx) ** 2)
-    grey = block.astype(np.float64)
-    if model.cupping:
-        corner = math.hypot(cy, cx) or 1.0
-        grey = grey * (1.0 - model.cupping * (1.0 - (radius / corner) ** 2))
-    grey = model.grey_offset + model.grey_scale * grey
+    shading = 1.0 - model.cupping * (1.0 - (radius / (math.hypot(cy, cx) or 1.0)) ** 2)
     contrast = model.grey_scale * abs(model.attenuation[ELECTROLYTE] - model.attenuation[VOID])
+    ring_offset = np.zeros_like(radius)
     for ring_radius, sign in rings:
-        grey = grey + sign * model.ring_amplitude * contrast * np.exp(-0.5 * (radius - ring_radius) ** 2)
+        ring_offset += sign * model.ring_amplitude * contrast * np.exp(-0.5 * (radius - ring_radius) ** 2)
+    plane_index = (y.astype(np.uint64) * np.uint64(full_shape[2]) + x.astype(np.uint64))
     if model.cnr:
         sigma_se = contrast / model.cnr
         se_grey = model.grey_offset + model.grey_scale * model.attenuation[ELECTROLYTE]
         photon = model.poisson_share * sigma_se**2 / se_grey  # variance per grey value
         read = (1.0 - model.poisson_share) * sigma_se**2
-        index = (z * np.uint64(full_shape[1]) + y.astype(np.uint64)) * np.uint64(full_shape[2]) \
-            + x.astype(np.uint64)
-        grey = grey + np.sqrt(photon * np.clip(grey, 0, None) + read) * hashed_normal(index, model.seed)
-    grey = model.gain * grey + model.offset
-    return np.clip(np.rint(grey), 0, 65535).astype(np.uint16)
+    for k in range(block.shape[0]):
+        grey = model.grey_offset + model.grey_scale * (block[k] * shading) + ring_offset
+        if model.cnr:
+            index = np.uint64((z0 + k) * full_shape[1] * full_shape[2]) + plane_index
+            grey += np.sqrt(photon * np.clip(grey, 0, None) + read) * hashed_normal(index, model.seed)
+        out[k] = np.clip(np.rint(model.gain * grey + model.offset), 0, 65535)
+    return out
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
