@@ -281,7 +281,7 @@ def series_figure() -> Path:
     first = imgs[0][1]
     # one grey stretch for all timepoints, so brightness drift stays visible
     ref = np.concatenate([im.ravel() for _, _, im, _, _ in imgs])
-    for (tp, vol, sl, ph, z), cycle in zip(imgs, meta["cycles"]):
+    for (tp, _, sl, ph, z), cycle in zip(imgs, meta["cycles"]):
         g8 = stretch(sl, ref=ref)
         cf = truth_value(folder / tp / "truth.csv", "contact_fraction")
         rows.append([

@@ -1,7 +1,5 @@
 """Phantoms: determinism, chunk invariance, self-consistent ground truth, image formation."""
 
-import dataclasses
-
 import dask.array as da
 import numpy as np
 import pytest

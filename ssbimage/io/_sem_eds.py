@@ -196,7 +196,7 @@ def _read_folder(folder: Path):
     files = sorted((p for p in folder.iterdir()
                     if p.suffix.lower() in TIFF_SUFFIXES and not p.name.startswith(".")),
                    key=natural_key)
-    channels, spacing, names = {}, None, {}
+    channels, spacing, spacing_from, names = {}, None, None, {}
     for f in files:
         name = _channel_name(f.stem)
         if name is None:

@@ -13,7 +13,7 @@ from ._phantom import Phantom, make_phantom
 from ._scene import ACTIVE, CRACK, ELECTROLYTE, LITHIUM, VOID, Paint, Scene
 from ._shapes import Capsule, Ellipsoid, Sheet, Slab
 from ._truth import box_bounds, metric_rows, particle_surfaces, voxel_counts
-from ._xct import OXIDE_ATTENUATION, SULFIDE_ATTENUATION, XCTModel
+from ._xct import XCTModel
 
 __all__ = ["anode_interface"]
 
@@ -280,9 +280,7 @@ def anode_interface(
         paints += [p for p in more if p.rule == "particle"]
     shift = np.asarray(shift, float)
     scene = Scene(paints).translated(shift)
-    if xct is None:
-        xct = XCTModel(attenuation=dict(OXIDE_ATTENUATION if electrolyte == "oxide"
-                                        else SULFIDE_ATTENUATION), seed=seed)
+    xct = xct or XCTModel.for_electrolyte(electrolyte, seed=seed)
     params.update(growth=g, electrolyte=electrolyte, shift=tuple(shift))
     truth = _AnodeTruth(plan, grown_trees, [(l, p.translated(shift)) for l, p in particles],
                         shift, len(plan.interface_voids))

@@ -13,7 +13,7 @@ from ._placement import pack_spheres, place_spheres
 from ._scene import ACTIVE, CRACK, ELECTROLYTE, VOID, Paint, Scene
 from ._shapes import CapShell, Ellipsoid, Sheet, random_rotation
 from ._truth import crack_midsurfaces, metric_rows, particle_surfaces, voxel_counts
-from ._xct import OXIDE_ATTENUATION, SULFIDE_ATTENUATION, XCTModel
+from ._xct import XCTModel
 
 __all__ = ["composite_cathode"]
 
@@ -260,9 +260,7 @@ def composite_cathode(
     scene = Scene(paints).translated(shift)
     particles = [(label, p.translated(np.asarray(shift, float))) for label, p in particles]
     cracks = [(label, s.translated(np.asarray(shift, float)), host) for label, s, host in cracks]
-    if xct is None:
-        xct = XCTModel(attenuation=dict(OXIDE_ATTENUATION if electrolyte == "oxide"
-                                        else SULFIDE_ATTENUATION), seed=seed)
+    xct = xct or XCTModel.for_electrolyte(electrolyte, seed=seed)
     params.update(degradation=degradation, electrolyte=electrolyte, shift=tuple(shift))
     counts = {"particles": len(plan.particles), "voids": n_shells + len(plan.pores),
               "cracks": len(plan.cracks)}

@@ -13,7 +13,7 @@ from ..volume import Volume
 from ._anode import anode_interface
 from ._cathode import composite_cathode
 from ._phantom import Phantom
-from ._xct import OXIDE_ATTENUATION, SULFIDE_ATTENUATION, XCTModel
+from ._xct import XCTModel
 
 __all__ = ["cycling_series", "PhantomSeries"]
 
@@ -133,8 +133,7 @@ def cycling_series(
     offsets = rng.uniform(-drift, drift, n_timepoints) * 20000
     shifts[0], gains[0], offsets[0] = 0.0, 1.0, 0.0
     electrolyte = sample_options.get("electrolyte", "sulfide")
-    base = xct or XCTModel(attenuation=dict(OXIDE_ATTENUATION if electrolyte == "oxide"
-                                            else SULFIDE_ATTENUATION))
+    base = xct or XCTModel.for_electrolyte(electrolyte)
     phantoms = []
     for t, cycle in enumerate(cycles):
         progress = cycle / cycles[-1] if cycles[-1] else 0.0

@@ -71,6 +71,14 @@ class XCTModel:
     offset: float = 0.0
     seed: int = 0
 
+    @classmethod
+    def for_electrolyte(cls, electrolyte: str = "sulfide", **changes) -> XCTModel:
+        """Default model for a sulfide (argyrodite) or oxide (LLZO, brighter) electrolyte."""
+        table = {"sulfide": SULFIDE_ATTENUATION, "oxide": OXIDE_ATTENUATION}
+        if electrolyte not in table:
+            raise ValueError(f"electrolyte must be 'sulfide' or 'oxide', got {electrolyte!r}")
+        return cls(attenuation=dict(table[electrolyte]), **changes)
+
     def grey(self, phase: int) -> float:
         """Noise-free grey value of a large region of one phase (no blur, no artefacts)."""
         return self.gain * (self.grey_offset + self.grey_scale * self.attenuation[phase]) + self.offset
