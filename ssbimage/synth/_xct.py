@@ -41,7 +41,9 @@ class XCTModel:
         (grey_SE − grey_void) / noise σ at the electrolyte grey level. None = no noise.
     poisson_share : float
         Share of the noise variance at the electrolyte level that is
-        signal-dependent (photon) noise; the rest is Gaussian read noise.
+        signal-dependent (photon) noise, its variance proportional to the grey
+        value (the Gaussian limit of Poisson statistics, apt at XCT count
+        levels); the rest is signal-independent Gaussian noise.
     ring_amplitude : float
         Peak ring-artefact amplitude as a fraction of the SE–void contrast; 0 = off.
     n_rings : int
