@@ -134,7 +134,7 @@ def plan_anode(shape, spacing, *, lithium_thickness, cathode_thickness, n_dendri
         rotation = np.array([[1, 0, 0], [0, np.cos(angle), -np.sin(angle)], [0, np.sin(angle), np.cos(angle)]])
         void = Ellipsoid(centre, np.array([t, a, b]), rotation)
         reach = max(a, b) + clearance
-        if all(_distance_to_segment(centre, s) > reach + s.radius for s in segments) and \
+        if np.all(_gap_to_segments(centre, segments) > reach) and \
                 all(np.linalg.norm(centre - v.centre) > reach + v.radius for v in voids):
             voids.append(void)
     pores = []
@@ -143,7 +143,7 @@ def plan_anode(shape, spacing, *, lithium_thickness, cathode_thickness, n_dendri
             break
         r = rng.uniform(*pore_radius_range)
         centre = rng.uniform([z_li + r + clearance, *lo[1:]], [z_top - r - clearance, *hi[1:]])
-        if all(_distance_to_segment(centre, s) > r + s.radius + clearance for s in segments) and \
+        if np.all(_gap_to_segments(centre, segments) > r + clearance) and \
                 all(np.linalg.norm(centre - c) > r + rc + clearance for c, rc in pores) and \
                 all(_distance_to_sheet(centre, c) > r + clearance for c in se_cracks):
             pores.append((centre, r))
@@ -159,10 +159,16 @@ def plan_anode(shape, spacing, *, lithium_thickness, cathode_thickness, n_dendri
     return AnodePlan(z_li, z_top, trees, se_cracks, voids, pores, cathode)
 
 
-def _distance_to_segment(point, s: Segment) -> float:
-    axis = s.end - s.start
-    t = np.clip((point - s.start) @ axis / (axis @ axis), 0, 1) if axis @ axis else 0.0
-    return float(np.linalg.norm(point - (s.start + t * axis)))
+def _gap_to_segments(point, segments) -> np.ndarray:
+    """Distance from a point to the surface of each capsule segment (µm)."""
+    if not segments:
+        return np.array([np.inf])
+    start = np.array([s.start for s in segments])
+    axis = np.array([s.end for s in segments]) - start
+    length2 = np.einsum("ij,ij->i", axis, axis)
+    t = np.clip(np.einsum("ij,ij->i", point - start, axis) / np.where(length2 > 0, length2, 1), 0, 1)
+    nearest = start + t[:, None] * axis
+    return np.linalg.norm(point - nearest, axis=1) - np.array([s.radius for s in segments])
 
 
 def _distance_to_sheet(point, sheet: Sheet) -> float:

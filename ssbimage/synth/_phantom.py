@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..volume import Volume
 from ._scene import LABEL_KINDS, Scene
-from ._xct import XCTModel, xct_image
+from ._xct import XCTModel, scene_image
 
 __all__ = ["Phantom", "render_scene"]
 
@@ -108,7 +108,7 @@ def make_phantom(scene: Scene, shape, spacing, chunks, xct: XCTModel, params, tr
     """Assemble a Phantom from a scene: lazy label images, lazy image, lazy truth."""
     spacing = tuple(float(s) for s in spacing)
     arrays = render_scene(scene, shape, spacing, chunks)
-    image = xct_image(arrays["phases"], xct)
+    image = scene_image(scene, shape, spacing, arrays["phases"].chunks, xct)
     wrap = lambda data, n: Volume(data, spacing, "µm", n, metadata={"phantom": name})  # noqa: E731
     return Phantom(
         image=wrap(image, name),

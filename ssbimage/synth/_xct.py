@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import uuid
 
 import dask.array as da
 import numpy as np
@@ -93,21 +94,61 @@ class XCTModel:
         return abs(self.grey(ELECTROLYTE) - self.grey(VOID)) / self.cnr
 
 
-def xct_image(phases: da.Array, model: XCTModel) -> da.Array:
-    """Lazy uint16 tomogram of a lazy phase map (same chunks)."""
+def _lookup(model: XCTModel) -> np.ndarray:
     lut = np.zeros(256, np.float32)
     for phase, mu in model.attenuation.items():
         lut[phase] = mu
+    return lut
+
+
+def _halo(model: XCTModel) -> int:
+    """Voxels of context the PSF needs on each side: ceil(truncate × σ)."""
+    return math.ceil(4.0 * model.blur_sigma) if model.blur_sigma > 0 else 0
+
+
+def _blur(attenuation: np.ndarray, model: XCTModel) -> np.ndarray:
+    if model.blur_sigma <= 0:
+        return attenuation
+    return ndimage.gaussian_filter(attenuation, model.blur_sigma, mode="nearest", truncate=4.0)
+
+
+def xct_image(phases: da.Array, model: XCTModel) -> da.Array:
+    """Lazy uint16 tomogram of a lazy phase map (same chunks).
+
+    The blur takes its halo from the neighbouring chunks (``map_overlap``);
+    beyond the volume the phase map is continued by its edge values.
+    """
+    lut = _lookup(model)
     attenuation = phases.map_blocks(lambda b: lut[b], dtype=np.float32)
-    if model.blur_sigma > 0:
-        halo = math.ceil(4.0 * model.blur_sigma)
-        attenuation = attenuation.map_overlap(
-            ndimage.gaussian_filter, depth=halo, boundary="nearest", dtype=np.float32,
-            sigma=model.blur_sigma, mode="nearest", truncate=4.0,
-        )
+    if _halo(model):
+        attenuation = attenuation.map_overlap(_blur, depth=_halo(model), boundary="nearest",
+                                              dtype=np.float32, model=model)
     shape = phases.shape
     return attenuation.map_blocks(_finish, dtype=np.uint16, model=model, full_shape=shape,
                                   rings=_rings(model, shape))
+
+
+def scene_image(scene, shape, spacing, chunks, model: XCTModel) -> da.Array:
+    """Lazy uint16 tomogram of a scene, each chunk rendered on its own.
+
+    A chunk rasterises its own region grown by the PSF halo, so it depends on
+    no other chunk (the task graph stays one task per chunk, and one chunk can
+    be read without computing its neighbours); beyond the volume the halo
+    shows the geometry as it continues, as a real scan's field of view would.
+    """
+    lut, halo, rings = _lookup(model), _halo(model), _rings(model, shape)
+
+    def render(_, block_info=None):
+        loc = block_info[0]["array-location"]
+        start = [a - halo for a, _ in loc]
+        size = [b - a + 2 * halo for a, b in loc]
+        phases = scene.rasterize(start, size, spacing)["phases"]
+        blurred = _blur(lut[phases], model)
+        core = blurred[tuple(slice(halo, n - halo) for n in size)]
+        return _finish(core, model, shape, rings, block_info=block_info)
+
+    template = da.empty(shape, chunks=chunks, dtype=np.uint8)
+    return template.map_blocks(render, dtype=np.uint16, name=f"synth-image-{uuid.uuid4().hex}")
 
 
 def _rings(model: XCTModel, shape):
