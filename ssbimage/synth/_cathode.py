@@ -75,7 +75,7 @@ def plan_cathode(shape, spacing, *, active_fraction, radius_range, radius_median
         return float(np.clip(r.lognormal(np.log(radius_median), 0.45), *radius_range))
 
     grow = radius_range[1]
-    centres, radii = pack_spheres(seed, draw_radius, min(1.25 * active_fraction, 0.68), lo - grow,
+    centres, radii = pack_spheres(seed, draw_radius, min(1.25 * active_fraction, 0.76), lo - grow,
                                   hi + grow, max_overlap=max_overlap)
     touches = np.all((centres + radii[:, None] > lo) & (centres - radii[:, None] < hi), axis=1)
     centres, radii = centres[touches], radii[touches]

@@ -90,9 +90,14 @@ def relax_spheres(rng, radii, low, high, *, max_overlap=0.0, iterations=1500, fi
         radii = np.concatenate([radii, fixed[1]])
     movable = np.arange(len(radii)) < n_new
     reach = 2 * radii.max() if len(radii) else 0.0
+    best, since_best = np.inf, 0
     for _ in range(iterations):
         i, j, gap = _conflicts(centres, radii, reach, max_overlap)
         if not len(i):
+            break
+        # a few jammed pairs may never resolve: stop once they stop improving
+        best, since_best = (len(i), 0) if len(i) < best else (best, since_best + 1)
+        if since_best > 50 and len(i) <= max(2, n_new // 100):
             break
         direction = centres[j] - centres[i]
         distance = np.linalg.norm(direction, axis=1)
