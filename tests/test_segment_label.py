@@ -1,0 +1,64 @@
+"""Chunked connected components equal scipy.ndimage.label exactly, whatever the chunks."""
+
+import dask.array as da
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from ssbimage.segment import label
+
+STRUCTURE = {6: ndimage.generate_binary_structure(3, 1), 18: ndimage.generate_binary_structure(3, 2),
+             26: np.ones((3, 3, 3), bool)}
+
+
+def blobs(shape=(40, 50, 60), threshold=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    return ndimage.gaussian_filter(rng.normal(size=shape), 1.5) > threshold
+
+
+@pytest.mark.parametrize("connectivity", [6, 18, 26])
+@pytest.mark.parametrize("chunks", [(40, 50, 60), (16, 16, 16), (13, 27, 7), (1, 50, 60), (40, 3, 60)])
+def test_equals_scipy_label(connectivity, chunks):
+    mask = blobs()
+    expected, n = ndimage.label(mask, STRUCTURE[connectivity])
+    labels, count = label(da.from_array(mask, chunks=chunks), connectivity=connectivity)
+    assert labels.dtype == np.uint32 and labels.chunks == da.from_array(mask, chunks=chunks).chunks
+    np.testing.assert_array_equal(labels.compute(), expected)
+    assert int(count) == n
+
+
+def test_diagonal_contacts_across_chunk_edges_and_corners():
+    mask = np.zeros((8, 8, 8), bool)
+    mask[3, 3, 3] = mask[4, 4, 4] = True  # touch only by a corner, across 3 chunk faces
+    mask[0, 3, 0] = mask[1, 4, 0] = True  # touch by an edge, across 2 faces
+    for connectivity, n in [(26, 2), (18, 3), (6, 4)]:
+        labels, count = label(da.from_array(mask, chunks=4), connectivity=connectivity)
+        assert int(count) == n, connectivity
+        np.testing.assert_array_equal(labels.compute(), ndimage.label(mask, STRUCTURE[connectivity])[0])
+
+
+def test_one_component_through_every_chunk():
+    mask = np.zeros((30, 30, 30), bool)
+    mask[:, 15, 15] = mask[15, :, 15] = mask[15, 15, :] = True  # a 3D cross
+    mask[2:28:4, 2:28, 2] = True  # thin plates crossing several chunks, apart from the cross
+    expected, n = ndimage.label(mask, STRUCTURE[26])
+    labels, count = label(da.from_array(mask, chunks=7))
+    np.testing.assert_array_equal(labels.compute(), expected)
+    assert int(count) == n
+
+
+@pytest.mark.parametrize("fill", [False, True])
+def test_empty_and_full(fill):
+    mask = np.full((10, 11, 12), fill)
+    labels, count = label(da.from_array(mask, chunks=4))
+    assert int(count) == int(fill)
+    np.testing.assert_array_equal(labels.compute(), mask.astype(np.uint32))
+
+
+def test_numpy_input_and_bad_arguments():
+    labels, count = label(blobs((12, 12, 12)))
+    assert isinstance(labels, da.Array)
+    with pytest.raises(ValueError, match="connectivity"):
+        label(np.zeros((2, 2, 2), bool), connectivity=8)
+    with pytest.raises(ValueError, match="3D"):
+        label(np.zeros((2, 2), bool))
