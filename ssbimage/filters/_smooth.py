@@ -8,14 +8,11 @@ import dask.array as da
 import numpy as np
 from scipy import ndimage
 
+from .._arrays import as_dask
 from .._spacing import check_spacing
 
 __all__ = ["gaussian", "median"]
 
-
-def _as_dask(image) -> da.Array:
-    data = getattr(image, "data", image)
-    return data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
 
 
 def _sigma_voxels(sigma, spacing):
@@ -58,7 +55,7 @@ def gaussian(image, sigma, *, spacing=None, truncate: float = 4.0) -> da.Array:
     >>> out.dtype, float(out.mean().compute())
     (dtype('float32'), 1.0)
     """
-    data = _as_dask(image)
+    data = as_dask(image)
     sigmas = _sigma_voxels(sigma, spacing)
     depth = {a: math.ceil(truncate * s) for a, s in enumerate(sigmas)}
     return data.astype(np.float32).map_overlap(
@@ -73,6 +70,6 @@ def median(image, size: int = 3) -> da.Array:
     Halo: ``size // 2`` voxels; faces continued as in scipy's ``mode="nearest"``.
     Same dtype as the input.
     """
-    data = _as_dask(image)
+    data = as_dask(image)
     return data.map_overlap(ndimage.median_filter, depth=size // 2, boundary="nearest",
                             dtype=data.dtype, size=size, mode="nearest")

@@ -9,12 +9,10 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 
+from .._arrays import as_dask
+
 __all__ = ["intensity_histogram", "intensity_summary"]
 
-
-def _as_dask(image) -> da.Array:
-    data = getattr(image, "data", image)  # a Volume or an array
-    return data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
 
 
 def intensity_histogram(image, *, bins: int = 256, range: tuple[float, float] | None = None):
@@ -45,7 +43,7 @@ def intensity_histogram(image, *, bins: int = 256, range: tuple[float, float] | 
     >>> counts.compute().tolist()
     [2, 2, 2, 2]
     """
-    data = _as_dask(image)
+    data = as_dask(image)
     if range is None:
         if not np.issubdtype(data.dtype, np.integer):
             raise ValueError("range=(low, high) is required for a float image")
@@ -89,7 +87,7 @@ def intensity_summary(image, *, bins: int = 1024, percentiles=(1, 50, 99)) -> pd
     >>> float(s["p50"]), float(s["max"])
     (50.0, 100.0)
     """
-    data = _as_dask(image)
+    data = as_dask(image)
     floating = np.issubdtype(data.dtype, np.floating)
     finite = da.isfinite(data) if floating else None
     values = da.where(finite, data, np.nan) if floating else data.astype(np.float64)

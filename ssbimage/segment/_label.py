@@ -10,6 +10,8 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from .._arrays import as_dask
+
 __all__ = ["label"]
 
 _OFFSETS = {  # in-plane neighbour offsets across a chunk face, per connectivity
@@ -144,7 +146,7 @@ def label(mask, *, connectivity: int = 26):
     """
     if connectivity not in _OFFSETS:
         raise ValueError(f"connectivity must be 6, 18 or 26, got {connectivity!r}")
-    mask = mask if isinstance(mask, da.Array) else da.from_array(np.asarray(mask))
+    mask = as_dask(mask)
     if mask.ndim != 3:
         raise ValueError(f"label needs a 3D mask, got shape {mask.shape}")
     grid = mask.numblocks

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dask.array as da
 import numpy as np
 
+from .._arrays import as_dask
 from ..measure import intensity_histogram, intensity_summary
 
 __all__ = ["PHASE_ORDER", "global_thresholds", "threshold_phases"]
@@ -72,8 +72,7 @@ def threshold_phases(image, *, sample: str = "cathode", thresholds=None, bins: i
     if sample not in PHASE_ORDER:
         raise ValueError(f"sample must be one of {sorted(PHASE_ORDER)}, got {sample!r}")
     order = PHASE_ORDER[sample]
-    data = getattr(image, "data", image)
-    data = data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
+    data = as_dask(image)
     if thresholds is None:
         thresholds = global_thresholds(data, len(order), bins=bins)
     thresholds = np.asarray(thresholds, float)
