@@ -9,7 +9,7 @@ from scipy.spatial import cKDTree
 
 from .._spacing import check_spacing
 from ._phantom import Phantom, make_phantom
-from ._placement import pack_spheres, place_spheres
+from ._placement import pack_spheres, place_spheres, radii_for_volume
 from ._scene import ACTIVE, CRACK, ELECTROLYTE, VOID, Paint, Scene
 from ._shapes import CapShell, Ellipsoid, Sheet, random_rotation
 from ._truth import crack_midsurfaces, metric_rows, particle_surfaces, voxel_counts
@@ -115,9 +115,8 @@ def plan_cathode(shape, spacing, *, active_fraction, radius_range, radius_median
                 sheet = Sheet(p.centre, normal, half_width, 1.2 * r, half_plane=direction)
             cracks.append((i, sheet, half_width))
     # pores in the electrolyte, kept clear of particles and their shells
-    pore_volume, pore_radii = porosity * box_volume, []
-    while 4 / 3 * np.pi * np.sum(np.asarray(pore_radii) ** 3) < pore_volume:
-        pore_radii.append(float(rng.uniform(*pore_radius_range)))
+    pore_radii = radii_for_volume(lambda: float(rng.uniform(*pore_radius_range)),
+                                  porosity * box_volume)
     obstacle_r = np.array([p.radius for p in particles]) + shell_thickness
     pore_c, pore_r = place_spheres(
         rng, pore_radii, lo, hi, obstacles=(np.array([p.centre for p in particles]).reshape(-1, 3),

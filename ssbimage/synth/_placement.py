@@ -146,14 +146,22 @@ def pack_spheres(seed, draw_radius, volume_fraction, low, high, *, max_overlap=0
             fixed = (centres[near], radii[near])
             # spheres of earlier tiles reaching into this one already fill part of it
             target -= _volume_inside(fixed[0], fixed[1], t_lo, t_hi)
-        new_r = []
-        while 4 / 3 * np.pi * np.sum(np.asarray(new_r) ** 3) < target:
-            new_r.append(draw_radius(rng))
+        new_r = radii_for_volume(lambda: draw_radius(rng), target)
         if not new_r:
             continue
         c, r = relax_spheres(rng, new_r, t_lo, t_hi, max_overlap=max_overlap, fixed=fixed)
         centres, radii = np.vstack([centres, c]), np.concatenate([radii, r])
     return centres, radii
+
+
+def radii_for_volume(draw, volume: float, *, dims: int = 3) -> list[float]:
+    """Draw radii one by one until the spheres' (discs' if ``dims=2``) total reaches ``volume``."""
+    factor = 4 / 3 * np.pi if dims == 3 else np.pi
+    radii, total = [], 0.0
+    while total < volume:
+        radii.append(draw())
+        total += factor * radii[-1] ** dims
+    return radii
 
 
 def _volume_inside(centres, radii, low, high) -> float:

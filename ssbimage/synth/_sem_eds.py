@@ -11,7 +11,7 @@ from scipy.special import erfc
 
 from .._spacing import check_spacing
 from ..io import SemEds
-from ._placement import place_spheres
+from ._placement import place_spheres, radii_for_volume
 from ._scene import ACTIVE, CRACK, ELECTROLYTE, VOID
 from ._truth import metric_rows
 
@@ -116,9 +116,8 @@ def sem_eds(
     ny, nx = shape
     size = np.array([ny, nx]) * np.asarray(spacing)
     top = size[0] * (1 - separator_fraction)  # y below this is the composite
-    radii = []
-    while np.pi * np.sum(np.asarray(radii) ** 2) < 1.3 * active_fraction * top * size[1]:
-        radii.append(rng.uniform(*radius_range))
+    radii = radii_for_volume(lambda: rng.uniform(*radius_range), 1.3 * active_fraction * top * size[1],
+                             dims=2)
     # discs as spheres in a thin slab: place_spheres needs 3D, use z = 0
     centres, radii = place_spheres(rng, radii, [0, 0, 0], [0, top - radius_range[0], size[1]],
                                    clearance=2 * interdiffusion_width)
