@@ -1,6 +1,7 @@
 """Segmentation of volumes into phases and instances, chunk by chunk."""
 
+from ._classifier import PixelClassifier, load_classifier, multiscale_features
 from ._label import label
 from ._phases import PHASE_ORDER, global_thresholds, threshold_phases
 
-__all__ = ["label", "PHASE_ORDER", "global_thresholds", "threshold_phases"]
+__all__ = ["PixelClassifier", "load_classifier", "multiscale_features", "label", "PHASE_ORDER", "global_thresholds", "threshold_phases"]

@@ -1,0 +1,80 @@
+"""The trainable voxel classifier: learns from scribbles, transfers to another phantom."""
+
+import dask.array as da
+import numpy as np
+import pytest
+
+from ssbimage.errors import SsbImageError
+from ssbimage.segment import PixelClassifier, load_classifier, multiscale_features
+from ssbimage.synth import composite_cathode
+
+
+def dice(a, b):
+    return 2 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
+
+
+def scribbles(truth, per_class=1200, seed=0):
+    """Sparse annotations: a few random voxels of each phase, 0 elsewhere."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(truth.shape, np.uint8)
+    for phase in np.unique(truth):
+        where = np.flatnonzero(truth.ravel() == phase)
+        out.ravel()[rng.choice(where, min(per_class, len(where)), replace=False)] = phase
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained():
+    train = composite_cathode((64, 64, 64), 0.5, radius_range=(2, 6), seed=11)
+    truth = train.phases.data.compute()
+    clf = PixelClassifier(n_estimators=30).fit(train.image.data, scribbles(truth))
+    return clf
+
+
+def test_scribbles_on_one_phantom_segment_another(trained):
+    other = composite_cathode((64, 64, 64), 0.5, radius_range=(2, 6), seed=12)
+    truth = other.phases.data.compute()
+    predicted = trained.predict(other.image.data).compute()
+    scores = {phase: dice(predicted == phase, truth == phase) for phase in (1, 2, 3)}
+    assert scores[1] >= 0.9 and scores[2] >= 0.9, scores  # electrolyte, active material
+    assert scores[3] >= 0.5, scores  # voids: mostly thin blurred shells
+
+
+def test_prediction_does_not_depend_on_chunks(trained):
+    image = composite_cathode((40, 40, 40), 0.5, radius_range=(2, 5), seed=13).image.data.compute()
+    whole = trained.predict(da.from_array(image, chunks=40)).compute()
+    parts = trained.predict(da.from_array(image, chunks=(13, 27, 40))).compute()
+    np.testing.assert_array_equal(parts, whole)
+
+
+def test_features_equal_in_memory_features():
+    rng = np.random.default_rng(1)
+    image = rng.normal(size=(30, 30, 30)).astype(np.float32)
+    whole = multiscale_features(da.from_array(image, chunks=30), sigmas=(1.0, 2.0)).compute()
+    parts = multiscale_features(da.from_array(image, chunks=(11, 30, 7)), sigmas=(1.0, 2.0)).compute()
+    assert whole.shape == (30, 30, 30, 12)
+    np.testing.assert_allclose(parts, whole, rtol=1e-5, atol=1e-5)
+
+
+def test_save_needs_trust_to_load(tmp_path, trained):
+    path = trained.save(tmp_path / "phases.classifier")
+    with pytest.raises(SsbImageError, match="trust=True"):
+        load_classifier(path)
+    again = load_classifier(path, trust=True)
+    image = np.full((8, 8, 8), 20000, np.uint16)
+    np.testing.assert_array_equal(again.predict(image).compute(), trained.predict(image).compute())
+    (tmp_path / "other.pkl").write_bytes(b"not a classifier")
+    with pytest.raises(Exception):
+        load_classifier(tmp_path / "other.pkl", trust=True)
+
+
+def test_bad_annotations():
+    image = np.zeros((6, 6, 6), np.float32)
+    with pytest.raises(ValueError, match="empty"):
+        PixelClassifier().fit(image, np.zeros((6, 6, 6), np.uint8))
+    one = np.zeros((6, 6, 6), np.uint8)
+    one[0, 0, 0] = 1
+    with pytest.raises(ValueError, match="two classes"):
+        PixelClassifier().fit(image, one)
+    with pytest.raises(ValueError, match="not trained"):
+        PixelClassifier().predict(image)
