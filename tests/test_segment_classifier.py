@@ -78,3 +78,15 @@ def test_bad_annotations():
         PixelClassifier().fit(image, one)
     with pytest.raises(ValueError, match="not trained"):
         PixelClassifier().predict(image)
+
+
+def test_closed_form_eigenvalues_match_lapack():
+    from ssbimage.segment._classifier import symmetric_eigenvalues
+
+    rng = np.random.default_rng(3)
+    m = rng.normal(size=(5000, 3, 3))
+    m = m + np.swapaxes(m, 1, 2)
+    m[:10] = np.diag([2.0, 2.0, 2.0])  # repeated eigenvalues
+    ours = np.stack(symmetric_eigenvalues(m[:, 0, 0], m[:, 1, 1], m[:, 2, 2], m[:, 0, 1],
+                                          m[:, 0, 2], m[:, 1, 2]), axis=1)
+    np.testing.assert_allclose(ours, np.linalg.eigvalsh(m), atol=1e-9)
