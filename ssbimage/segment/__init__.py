@@ -3,5 +3,6 @@
 from ._classifier import PixelClassifier, load_classifier, multiscale_features
 from ._label import label
 from ._phases import PHASE_ORDER, global_thresholds, threshold_phases
+from ._voids import segment_voids
 
-__all__ = ["PixelClassifier", "load_classifier", "multiscale_features", "label", "PHASE_ORDER", "global_thresholds", "threshold_phases"]
+__all__ = ["PixelClassifier", "load_classifier", "multiscale_features", "label", "PHASE_ORDER", "global_thresholds", "threshold_phases", "segment_voids"]

@@ -1,0 +1,57 @@
+"""Void instances on exact phase maps: pores stay pores, contact-loss gaps are interfacial."""
+
+import dask.array as da
+import numpy as np
+import pytest
+
+from ssbimage.segment import segment_voids
+from ssbimage.synth import composite_cathode
+
+
+@pytest.fixture(scope="module")
+def cathode():
+    ph = composite_cathode((64, 64, 64), 0.5, seed=3)
+    return ph, ph.phases.data.compute(), ph.labels["voids"].data.compute()
+
+
+def test_each_true_pore_is_one_void_of_its_exact_size_and_not_interfacial(cathode):
+    ph, phases, truth_voids = cathode
+    labels, table = segment_voids(da.from_array(phases, chunks=(20, 33, 64)), spacing=0.5)
+    labels = labels.compute()
+    table = table.set_index("label")
+    pores = ph.objects.query("kind == 'pore' and voxels > 0")
+    assert len(pores) > 10
+    for _, pore in pores.iterrows():
+        found = np.unique(labels[truth_voids == pore.label])
+        assert len(found) == 1 and found[0] > 0
+        row = table.loc[found[0]]
+        assert row.voxels == pore.voxels and not row.interfacial
+        assert row.volume == pytest.approx(pore.voxels * 0.125)
+
+
+def test_contact_loss_gaps_are_interfacial(cathode):
+    ph, phases, truth_voids = cathode
+    labels, table = segment_voids(phases, spacing=0.5)
+    labels = labels.compute()
+    interfacial = set(table.label[table.interfacial])
+    shells = ph.objects.query("kind == 'interfacial_void' and voxels > 0").label
+    inner = (slice(1, -1),) * 3  # away from the faces, where the particle may be cut off
+    checked = 0
+    for shell in shells:
+        found = set(np.unique(labels[inner][truth_voids[inner] == shell])) - {0}
+        if found:
+            assert found <= interfacial
+            checked += 1
+    assert checked >= 5
+
+
+def test_voids_do_not_depend_on_chunks_and_small_ones_can_be_dropped(cathode):
+    _, phases, _ = cathode
+    whole, table = segment_voids(phases, spacing=0.5)
+    parts, table2 = segment_voids(da.from_array(phases, chunks=(7, 64, 30)), spacing=0.5)
+    np.testing.assert_array_equal(parts.compute(), whole.compute())
+    assert table.equals(table2)
+    big, kept = segment_voids(phases, spacing=0.5, min_volume=2.0)
+    assert (kept.volume >= 2.0).all() and len(kept) == int((table.volume >= 2.0).sum())
+    assert np.count_nonzero(big.compute()) == int(table.voxels[table.volume >= 2.0].sum())
+    assert list(kept.label) == list(range(1, len(kept) + 1))
