@@ -64,7 +64,7 @@ def test_save_needs_trust_to_load(tmp_path, trained):
     image = np.full((8, 8, 8), 20000, np.uint16)
     np.testing.assert_array_equal(again.predict(image).compute(), trained.predict(image).compute())
     (tmp_path / "other.pkl").write_bytes(b"not a classifier")
-    with pytest.raises(Exception):
+    with pytest.raises(SsbImageError, match="not an ssbimage classifier"):
         load_classifier(tmp_path / "other.pkl", trust=True)
 
 

@@ -190,7 +190,10 @@ def load_classifier(path: str | os.PathLike, *, trust: bool = False) -> PixelCla
         raise SsbImageError(
             "a saved classifier is a pickle, which can run code when loaded; pass trust=True "
             "only for a file you made or got from someone you trust", path)
-    content = joblib.load(path)
+    try:
+        content = joblib.load(path)
+    except Exception as exc:  # unpickling raises whatever the bytes provoke
+        raise SsbImageError(f"not an ssbimage classifier file ({exc})", path) from exc
     if not isinstance(content, dict) or content.get("format") != "ssbimage-pixel-classifier":
         raise SsbImageError("not an ssbimage classifier file", path)
     return content["classifier"]
