@@ -1,0 +1,57 @@
+"""Dendrites on exact anode phase maps: every one found, exactly, and nothing else."""
+
+import dask.array as da
+import numpy as np
+import pytest
+
+from ssbimage.segment import segment_dendrites
+from ssbimage.synth import anode_interface
+
+
+@pytest.fixture(scope="module")
+def anode():
+    ph = anode_interface((80, 72, 72), 0.5, lithium_thickness=6.0, n_dendrites=4, n_pores=12,
+                         n_interface_voids=4, seed=7)
+    return ph, ph.phases.data.compute(), ph.labels["dendrites"].data.compute()
+
+
+def test_every_dendrite_found_exactly_and_no_pore_or_void_taken(anode):
+    ph, phases, truth = anode
+    labels, table = segment_dendrites(da.from_array(phases, chunks=(30, 40, 72)), spacing=0.5)
+    labels = labels.compute()
+    expected = ph.objects.query("kind == 'dendrite' and voxels > 0")
+    assert len(table) == len(expected) == ph.truth_value("dendrite_count")
+    for _, dendrite in expected.iterrows():
+        found = np.unique(labels[truth == dendrite.label])
+        assert len(found) == 1 and found[0] > 0
+        np.testing.assert_array_equal(labels == found[0], truth == dendrite.label)
+        row = table.set_index("label").loc[found[0]]
+        assert row.voxels == dendrite.voxels
+        assert abs(row.penetration_um - dendrite.penetration_um) <= 0.5  # within one voxel
+    assert not np.any(labels[ph.labels["voids"].data.compute() > 0])  # pores, stripping voids
+    assert table.attrs["interface_um"] == pytest.approx(6.0 - 0.25)
+
+
+def test_skeleton_length_and_branches_follow_the_truth(anode):
+    ph, phases, _ = anode
+    _, table = segment_dendrites(phases, spacing=0.5)
+    true_length = ph.truth_value("dendrite_length")
+    assert table.length_um.sum() == pytest.approx(true_length, rel=0.2)
+    # a side branch shorter than the filament is thick leaves no skeleton branch
+    true_branches = ph.truth_value("dendrite_branch_points")
+    assert table.branch_points.sum() <= true_branches + 1
+    assert table.branch_points.sum() >= 0.4 * true_branches
+
+
+def test_chunking_does_not_change_dendrites(anode):
+    _, phases, _ = anode
+    whole, table = segment_dendrites(phases, spacing=0.5)
+    parts, table2 = segment_dendrites(da.from_array(phases, chunks=(17, 29, 72)), spacing=0.5)
+    np.testing.assert_array_equal(parts.compute(), whole.compute())
+    assert table.equals(table2)
+
+
+def test_needs_a_lithium_layer_at_the_bottom():
+    phases = np.ones((10, 10, 10), np.uint8)
+    with pytest.raises(ValueError, match="lithium layer"):
+        segment_dendrites(phases, spacing=1.0)
