@@ -1,9 +1,10 @@
 """Segmentation of volumes into phases and instances, chunk by chunk."""
 
 from ._classifier import PixelClassifier, load_classifier, multiscale_features
+from ._cracks import segment_cracks
 from ._dendrites import segment_dendrites
 from ._label import label
 from ._phases import PHASE_ORDER, global_thresholds, threshold_phases
 from ._voids import segment_voids
 
-__all__ = ["PixelClassifier", "load_classifier", "multiscale_features", "label", "PHASE_ORDER", "global_thresholds", "threshold_phases", "segment_voids", "segment_dendrites"]
+__all__ = ["PixelClassifier", "load_classifier", "multiscale_features", "label", "PHASE_ORDER", "global_thresholds", "threshold_phases", "segment_voids", "segment_dendrites", "segment_cracks"]
