@@ -10,3 +10,24 @@ def as_dask(image) -> da.Array:
     """The voxels of a Volume, or a NumPy/Dask array, as a Dask array (no copy for Dask)."""
     data = getattr(image, "data", image)
     return data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
+
+
+def label_counts(labels, n_labels: int, where=None):
+    """Voxels per label 0..n_labels of a label image, counted chunk by chunk (lazy).
+
+    ``where`` (a boolean array of the same shape) counts only the voxels where it is true.
+    Returns a dask Delayed of a (n_labels + 1,) int64 array.
+    """
+    import dask
+
+    labels = as_dask(labels)
+    blocks = labels.to_delayed().ravel()
+    masks = [None] * len(blocks) if where is None else \
+        as_dask(where).rechunk(labels.chunks).to_delayed().ravel()
+
+    def count(block, mask):
+        values = block.ravel() if mask is None else block.ravel()[mask.ravel()]
+        return np.bincount(values, minlength=n_labels + 1)[: n_labels + 1]
+
+    parts = [dask.delayed(count)(b, m) for b, m in zip(blocks, masks)]
+    return dask.delayed(lambda p: np.sum(p, axis=0).astype(np.int64))(parts)

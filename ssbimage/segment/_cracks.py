@@ -6,7 +6,7 @@ import dask
 import numpy as np
 import pandas as pd
 
-from .._arrays import as_dask
+from .._arrays import as_dask, label_counts
 from .._spacing import check_spacing
 from ._label import label
 
@@ -54,7 +54,6 @@ def segment_cracks(phases, particles, *, spacing=None, connectivity: int = 26):
     n = int(n.compute())
     parts = dask.compute(*[dask.delayed(_pairs)(c, p) for c, p in
                            zip(labels.to_delayed().ravel(), particles.to_delayed().ravel())])
-    voxels = np.zeros(n + 1, np.int64)
     host = np.zeros(n + 1, np.int64)
     table = np.concatenate(parts) if parts else np.empty((0, 3), np.int64)
     if len(table):
@@ -63,9 +62,7 @@ def segment_cracks(phases, particles, *, spacing=None, connectivity: int = 26):
         best = frame.sort_values(["crack", "count", "particle"], ascending=[True, False, True])
         best = best.drop_duplicates("crack")
         host[best.crack.to_numpy()] = best.particle.to_numpy()
-    counts = dask.compute(*[dask.delayed(np.bincount)(c.ravel(), minlength=n + 1)
-                            for c in labels.to_delayed().ravel()])
-    voxels += np.sum(counts, axis=0)[: n + 1] if counts else 0
+    voxels = label_counts(labels, n).compute()
     result = pd.DataFrame({"label": np.arange(1, n + 1), "voxels": voxels[1:],
                            "volume": voxels[1:] * voxel, "host": host[1:]})
     return labels, result

@@ -7,19 +7,13 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from .._arrays import as_dask
+from .._arrays import as_dask, label_counts
 from .._spacing import check_spacing
 from ._label import label
 
 __all__ = ["segment_voids"]
 
 VOID, ACTIVE = 3, 2
-
-
-def _counts(labels, near_active, n):
-    flat = labels.ravel()
-    return (np.bincount(flat, minlength=n + 1)[: n + 1],
-            np.bincount(flat[near_active.ravel()], minlength=n + 1)[: n + 1])
 
 
 def segment_voids(phases, *, spacing=None, min_volume: float = 0.0, connectivity: int = 26):
@@ -57,11 +51,8 @@ def segment_voids(phases, *, spacing=None, min_volume: float = 0.0, connectivity
         ndimage.binary_dilation, depth=1, boundary=False, structure=np.ones((3, 3, 3), bool),
         dtype=bool)
     n = int(n.compute())
-    parts = [dask.delayed(_counts)(lab, near, n)
-             for lab, near in zip(labels.to_delayed().ravel(), near_active.to_delayed().ravel())]
-    parts = dask.compute(*parts)
-    voxels = np.sum([p[0] for p in parts], axis=0)[1:] if parts else np.zeros(0, int)
-    touching = np.sum([p[1] for p in parts], axis=0)[1:] if parts else np.zeros(0, int)
+    voxels, touching = dask.compute(label_counts(labels, n), label_counts(labels, n, near_active))
+    voxels, touching = voxels[1:], touching[1:]
     keep = voxels * voxel >= min_volume
     lookup = np.zeros(n + 1, np.uint32)
     lookup[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.uint32)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dask
-import dask.array as da
 import numpy as np
 import pandas as pd
 
+from .._arrays import label_counts
 from ._quadrature import ellipsoid_surface, inside_box, sheet_midsurface
 from ._scene import ACTIVE, CRACK, ELECTROLYTE, OUTSIDE, VOID
 
@@ -19,18 +19,12 @@ def box_bounds(shape, spacing):
     return -0.5 * spacing, (np.asarray(shape) - 0.5) * spacing
 
 
-def _bincount(labels: da.Array, n_labels: int):
-    blocks = labels.to_delayed().ravel()
-    counts = [dask.delayed(np.bincount)(b.ravel(), minlength=n_labels + 1) for b in blocks]
-    return dask.delayed(lambda parts: np.sum(parts, axis=0)[: n_labels + 1])(counts)
-
-
 def voxel_counts(phantom, n_labels: dict[str, int]):
     """Phase counts and per-label voxel counts of a phantom, in one pass."""
     phases = phantom.phases.data
-    tasks = {"phases": _bincount(phases, 5)}
+    tasks = {"phases": label_counts(phases, 5)}
     for kind, n in n_labels.items():
-        tasks[kind] = _bincount(phantom.labels[kind].data, n)
+        tasks[kind] = label_counts(phantom.labels[kind].data, n)
     (computed,) = dask.compute(tasks)
     return computed
 
