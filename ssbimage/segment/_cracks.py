@@ -47,8 +47,8 @@ def segment_cracks(phases, particles, *, spacing=None, connectivity: int = 26):
         ``label, voxels, volume, host`` — the host is the particle holding
         most of the crack's voxels (0 if none).
     """
-    phases = as_dask(getattr(phases, "data", phases))
-    particles = as_dask(getattr(particles, "data", particles)).rechunk(phases.chunks)
+    phases = as_dask(phases)
+    particles = as_dask(particles).rechunk(phases.chunks)
     voxel = float(np.prod(check_spacing(spacing, 3))) if spacing is not None else 1.0
     labels, n = label(phases == CRACK, connectivity=connectivity)
     n = int(n.compute())

@@ -10,7 +10,7 @@ from scipy import ndimage
 
 from .._arrays import as_dask
 from .._spacing import check_spacing
-from ._label import label
+from ._label import keep_labels, label
 
 __all__ = ["segment_dendrites"]
 
@@ -86,7 +86,7 @@ def segment_dendrites(phases, *, spacing, lithium: int = LITHIUM, connectivity: 
     analysed one dendrite at a time on its bounding box.
     """
     spacing = check_spacing(spacing, 3)
-    phases = as_dask(getattr(phases, "data", phases))
+    phases = as_dask(phases)
     is_li = phases == lithium
     share = (is_li.sum(axis=(1, 2)) / (phases.shape[1] * phases.shape[2])).compute()
     layer = np.flatnonzero(share >= 0.5)
@@ -98,18 +98,16 @@ def segment_dendrites(phases, *, spacing, lithium: int = LITHIUM, connectivity: 
     above = is_li & (z > top)
     labels, n = label(above, connectivity=connectivity)
     n = int(n.compute())
+    columns = ["label", "voxels", "volume_um3", "penetration_um", "length_um", "branch_points"]
     if top + 1 >= phases.shape[0]:
-        return labels, pd.DataFrame(columns=["label"])
+        return labels, pd.DataFrame(columns=columns)
     first_row, below = dask.compute(labels[top + 1], is_li[top])
     footprint = np.ones((3, 3), bool) if connectivity == 26 else ndimage.generate_binary_structure(2, 1)
     touching = first_row[ndimage.binary_dilation(below, footprint) & (first_row > 0)]
     keep = np.zeros(n + 1, bool)
     keep[np.unique(touching)] = True
-    keep[0] = False
-    lookup = np.zeros(n + 1, np.uint32)
-    lookup[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.uint32)
-    dendrites = labels.map_blocks(lambda b: lookup[b], dtype=np.uint32)
-    m = int(keep.sum())
+    dendrites = keep_labels(labels, keep)
+    m = int(keep[1:].sum())
     starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in dendrites.chunks]
     boxes = dask.delayed(_merge_boxes)([
         dask.delayed(_boxes)(block, tuple(int(starts[a][idx[a]]) for a in range(3)), m)
@@ -124,7 +122,6 @@ def segment_dendrites(phases, *, spacing, lithium: int = LITHIUM, connectivity: 
         rows.append({"label": k, "voxels": voxels, "volume_um3": voxels * float(np.prod(spacing)),
                      "penetration_um": (box[3] + 0.5) * spacing[0] - interface_um,
                      "length_um": length, "branch_points": branch_points})
-    table = pd.DataFrame(rows, columns=["label", "voxels", "volume_um3", "penetration_um",
-                                        "length_um", "branch_points"])
+    table = pd.DataFrame(rows, columns=columns)
     table.attrs["interface_um"] = interface_um
     return dendrites, table

@@ -108,6 +108,19 @@ def _relabel(block, offset, lookup, connectivity):
     return table[labels]
 
 
+def keep_labels(labels, keep) -> da.Array:
+    """Renumber the labels where ``keep[label]`` is true as 1..k (in their order), the rest 0.
+
+    ``keep`` is a boolean array indexed by label (entry 0 is ignored); order,
+    and so raster-order numbering, is preserved.
+    """
+    keep = np.asarray(keep, bool).copy()
+    keep[0] = False
+    lookup = np.zeros(len(keep), np.uint32)
+    lookup[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.uint32)
+    return as_dask(labels).map_blocks(lambda b: lookup[b], dtype=np.uint32)
+
+
 def label(mask, *, connectivity: int = 26):
     """Label the connected components of a 3D mask, chunk by chunk.
 

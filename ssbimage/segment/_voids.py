@@ -9,7 +9,7 @@ from scipy import ndimage
 
 from .._arrays import as_dask, label_counts
 from .._spacing import check_spacing
-from ._label import label
+from ._label import keep_labels, label
 
 __all__ = ["segment_voids"]
 
@@ -44,7 +44,7 @@ def segment_voids(phases, *, spacing=None, min_volume: float = 0.0, connectivity
     Labels come from :func:`ssbimage.segment.label`; the adjacency test needs
     a halo of 1 voxel. Sizes and contacts are counted per chunk and summed.
     """
-    phases = as_dask(getattr(phases, "data", phases))
+    phases = as_dask(phases)
     voxel = float(np.prod(check_spacing(spacing, 3))) if spacing is not None else 1.0
     labels, n = label(phases == VOID, connectivity=connectivity)
     near_active = (phases == ACTIVE).map_overlap(
@@ -54,12 +54,10 @@ def segment_voids(phases, *, spacing=None, min_volume: float = 0.0, connectivity
     voxels, touching = dask.compute(label_counts(labels, n), label_counts(labels, n, near_active))
     voxels, touching = voxels[1:], touching[1:]
     keep = voxels * voxel >= min_volume
-    lookup = np.zeros(n + 1, np.uint32)
-    lookup[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.uint32)
     table = pd.DataFrame({
         "label": np.arange(1, int(keep.sum()) + 1),
         "voxels": voxels[keep],
         "volume": voxels[keep] * voxel,
         "interfacial": touching[keep] > 0,
     })
-    return labels.map_blocks(lambda b: lookup[b], dtype=np.uint32), table
+    return keep_labels(labels, np.concatenate([[False], keep])), table

@@ -21,7 +21,7 @@ __all__ = ["Phantom", "render_scene"]
 
 def render_scene(scene: Scene, shape, spacing, chunks) -> dict[str, da.Array]:
     """Lazy phase map and label images of a scene; each chunk rasterised once, on its own."""
-    kinds = ("phases", "particles") + LABEL_KINDS[1:]
+    kinds = ("phases",) + LABEL_KINDS
     template = da.empty(shape, chunks=chunks, dtype=np.uint8)
 
     def render(_, block_info=None):
@@ -113,6 +113,6 @@ def make_phantom(scene: Scene, shape, spacing, chunks, xct: XCTModel, params, tr
     return Phantom(
         image=wrap(image, name),
         phases=wrap(arrays["phases"], f"{name}-phases"),
-        labels={k: wrap(arrays[k], f"{name}-{k}") for k in ("particles",) + LABEL_KINDS[1:]},
+        labels={k: wrap(arrays[k], f"{name}-{k}") for k in LABEL_KINDS},
         scene=scene, xct=xct, params=dict(params), truth_function=truth_function,
     )

@@ -11,9 +11,7 @@ import numpy as np
 
 from ..io import save_ome_zarr, save_ome_zarr_labels, save_tiff
 from ..io._atomic import atomic_output
-
 from ._phantom import Phantom
-from ._scene import LABEL_KINDS
 from ._sem_eds import SemEdsPhantom
 from ._series import PhantomSeries
 
@@ -70,8 +68,8 @@ def _save_xct(phantom: Phantom, folder: Path, format: str) -> None:
     labels = {"phases": phantom.phases, **phantom.labels}
     if format == "ome-zarr":
         image = save_ome_zarr(phantom.image, folder / "image.ome.zarr")
-        for name in ("phases",) + ("particles",) + LABEL_KINDS[1:]:
-            save_ome_zarr_labels(labels[name], image, name,
+        for name, vol in labels.items():
+            save_ome_zarr_labels(vol, image, name,
                                  colors=PHASE_COLOURS if name == "phases" else None)
     else:
         save_tiff(phantom.image, folder / "image.ome.tif")
