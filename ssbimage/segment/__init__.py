@@ -4,7 +4,9 @@ from ._classifier import PixelClassifier, load_classifier, multiscale_features
 from ._cracks import segment_cracks
 from ._dendrites import segment_dendrites
 from ._label import label
+from ._particles import particle_distance, segment_particles
 from ._phases import PHASE_ORDER, global_thresholds, threshold_phases
 from ._voids import segment_voids
 
-__all__ = ["PixelClassifier", "load_classifier", "multiscale_features", "label", "PHASE_ORDER", "global_thresholds", "threshold_phases", "segment_voids", "segment_dendrites", "segment_cracks"]
+__all__ = ["PixelClassifier", "load_classifier", "multiscale_features", "label", "PHASE_ORDER", "global_thresholds", "threshold_phases", "segment_voids", "segment_dendrites", "segment_cracks",
+           "particle_distance", "segment_particles"]

@@ -1,0 +1,240 @@
+"""Particle instances: a distance-transform watershed, chunk by chunk, stitched by global markers.
+
+How the result is kept independent of the chunking:
+
+1. The distance to the background is exact wherever it is below
+   ``max_radius``: each chunk's Euclidean distance transform (``edt``) sees a
+   halo of ``max_radius``, so the nearest background voxel of any voxel
+   closer than that lies inside the padded block; larger distances are
+   clipped to ``max_radius``.
+2. Markers are local: voxels whose distance is within ``h`` of the largest
+   distance within ``min_distance`` of them (and at least ``min_radius``).
+   A maximum filter with a halo of ``min_distance`` is exact per chunk, and
+   the markers are labelled with the stitched :func:`label`, so every marker
+   has one global id whatever the chunks.
+3. The watershed runs per chunk on the padded block with the global marker
+   ids; a particle voxel is reached from its own marker (at most about one
+   particle radius away) inside a halo of ``max_radius``, so a particle cut
+   by a chunk face gets the same id on both sides without any relabelling.
+4. Particle voxels no marker reaches (fragments thinner than ``min_radius``)
+   become particles of their own, labelled with the stitched :func:`label`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import dask.array as da
+import numpy as np
+from scipy import ndimage
+
+from .._arrays import as_dask
+from .._spacing import check_spacing
+from ._label import label
+
+__all__ = ["segment_particles", "particle_distance"]
+
+PARTICLE_PHASES = (2, 4)  # active material and its cracks: the particle envelope
+
+
+def _fit(data, depth):
+    """Rechunk axes the halo would cover entirely to one chunk (no halo needed there)."""
+    whole = {a for a, d in depth.items() if d >= data.shape[a]}
+    if whole:
+        data = data.rechunk({a: -1 for a in whole})
+    return data, {a: (0 if a in whole else d) for a, d in depth.items()}
+
+
+def _halo(length, spacing):
+    return {a: math.ceil(length / s) + 1 for a, s in enumerate(spacing)}
+
+
+def _edt_block(mask, spacing, clip):
+    import edt
+
+    distance = edt.edt(np.ascontiguousarray(mask), anisotropy=spacing, black_border=False,
+                       parallel=1).astype(np.float32)
+    # voxels whose nearest background lies beyond the halo get distances
+    # that depend on the block; clipping makes them all ``clip``
+    return np.minimum(distance, np.float32(clip), out=distance)
+
+
+def particle_distance(mask, *, spacing=None, max_radius: float = 15.0) -> da.Array:
+    """Distance (µm, or voxels without spacing) from each particle voxel to the nearest non-particle voxel.
+
+    Exact below ``max_radius`` and clipped to it; chunk by chunk with a halo
+    of ``max_radius`` (converted to voxels per axis). The volume's faces are
+    not background: particles cut by the field of view keep their depth.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mask = np.zeros((1, 1, 9), bool); mask[0, 0, 2:7] = True
+    >>> particle_distance(mask, max_radius=2.5)[0, 0].compute().tolist()
+    [0.0, 0.0, 1.0, 2.0, 2.5, 2.0, 1.0, 0.0, 0.0]
+    """
+    spacing = check_spacing(spacing if spacing is not None else 1.0, 3)
+    mask = as_dask(mask).astype(bool)
+    mask, depth = _fit(mask, _halo(max_radius, spacing))
+    return mask.map_overlap(_edt_block, depth=depth, boundary="none", dtype=np.float32,
+                            spacing=tuple(spacing), clip=float(max_radius), allow_rechunk=True)
+
+
+def _marker_block(distance, min_radius):
+    peak = ndimage.maximum_filter(distance, size=3, mode="nearest")
+    return (distance >= peak) & (distance >= min_radius)
+
+
+def _watershed_block(distance, markers, mask):
+    from skimage.segmentation import watershed
+
+    return watershed(-distance, markers=markers, mask=mask).astype(np.uint32)
+
+
+def _saddles_block(labels, distance):
+    """Per block (with a one-voxel halo): each region's peak distance and, per
+    pair of touching regions, the highest distance along their common boundary.
+
+    Pairs are taken between each core voxel and its next voxel along each
+    axis (which may lie in the halo), so every pair in the volume is seen in
+    exactly one block.
+    """
+    core = tuple(slice(1, n - 1) for n in labels.shape)
+    own, depth = labels[core], distance[core]
+    found = own > 0
+    ids = own[found].astype(np.int64)
+    order = np.argsort(ids, kind="stable")
+    ids, values = ids[order], depth[found][order]
+    first = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    peaks = np.column_stack([ids[first], np.maximum.reduceat(values, first)]) if len(ids) else np.empty((0, 2))
+    edges = []
+    for axis in range(3):
+        nxt = tuple(slice(2, n) if a == axis else slice(1, n - 1) for a, n in enumerate(labels.shape))
+        other, other_depth = labels[nxt], distance[nxt]
+        touch = (own != other) & found & (other > 0)
+        if touch.any():
+            a, b = own[touch].astype(np.int64), other[touch].astype(np.int64)
+            edges.append(np.column_stack([np.minimum(a, b), np.maximum(a, b),
+                                          np.minimum(depth[touch], other_depth[touch])]))
+    return peaks, (np.concatenate(edges) if edges else np.empty((0, 3)))
+
+
+def _merge_lookup(parts, n_markers, neck_ratio):
+    """Union regions whose neck is shallow, highest necks first; lookup to 1..n in raster order."""
+    import pandas as pd
+
+    peaks = np.zeros(n_markers + 1)
+    for block_peaks, _ in parts:
+        if len(block_peaks):
+            np.maximum.at(peaks, block_peaks[:, 0].astype(np.int64), block_peaks[:, 1])
+    edges = pd.DataFrame(np.concatenate([e for _, e in parts]) if parts else np.empty((0, 3)),
+                         columns=["a", "b", "saddle"])
+    edges = edges.groupby(["a", "b"], as_index=False)["saddle"].max()
+    edges = edges.sort_values(["saddle", "a", "b"], ascending=[False, True, True])
+    parent = np.arange(n_markers + 1)
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b, saddle in zip(edges.a.to_numpy(int), edges.b.to_numpy(int), edges.saddle.to_numpy()):
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            continue
+        lower = min(peaks[ra], peaks[rb])
+        if saddle >= neck_ratio * lower:
+            keep, gone = min(ra, rb), max(ra, rb)  # the raster-first marker names the set
+            parent[gone] = keep
+            peaks[keep] = max(peaks[ra], peaks[rb])
+    roots = np.array([find(i) for i in range(n_markers + 1)])
+    kept = np.unique(roots[1:])
+    number = np.zeros(n_markers + 1, np.uint32)
+    number[kept] = np.arange(1, len(kept) + 1, dtype=np.uint32)
+    return number[roots], len(kept)
+
+
+def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
+                      max_radius: float = 15.0, min_radius: float | None = None,
+                      neck_ratio: float = 0.9):
+    """Split the particle phase into particles with a distance-transform watershed.
+
+    Parameters
+    ----------
+    phases : (Z, Y, X) array or Volume
+        Phase map (DESIGN.md codes) or a boolean particle mask.
+    spacing : float or (3,) floats, optional
+        Voxel size in µm; lengths below are in µm with it, in voxels without.
+    particle_phases : tuple of int
+        Phase codes that make up a particle (active material and cracks).
+    max_radius : float
+        Largest particle radius expected; sets the halo (so the memory per
+        chunk) and the depth at which distances are clipped.
+    min_radius : float, optional
+        Distance peaks lower than this start no particle (default 1 voxel);
+        thinner pieces join their neighbour or, if isolated, are particles of
+        their own.
+    neck_ratio : float
+        Two touching regions are one particle when the distance on their
+        common boundary (the neck) is at least this fraction of the lower of
+        their two peaks. Sintered spheres that overlap by 15 % of the smaller
+        radius have necks of ~0.4; the digitisation ripples of one particle's
+        distance map, and the second peak a particle cut by the volume's
+        face shows on that face, lie above 0.9.
+
+    Returns
+    -------
+    labels : (Z, Y, X) dask array of uint32
+        Particles 1..n in raster order of their first peak voxel, then
+        isolated thin fragments in raster order.
+    n : int
+        Number of particles.
+
+    Notes
+    -----
+    Every regional maximum of the distance map seeds a region (markers
+    labelled with the stitched :func:`label`); the watershed of the negated
+    distance grows them per chunk; regions are then merged by the depth of
+    the neck between them relative to their peaks (highest necks first), on
+    a graph of the regions, so no step needs the whole image.
+    Halos: ``max_radius`` for the distance transform and for the watershed,
+    one voxel for the peaks and the necks, per axis in voxels.
+    Memory per chunk grows with (chunk + 2 × halo)³.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> z, y, x = np.ogrid[:20, :20, :34]
+    >>> two = ((z - 10)**2 + (y - 10)**2 + (x - 10)**2 <= 49) | ((z - 10)**2 + (y - 10)**2 + (x - 23)**2 <= 49)
+    >>> labels, n = segment_particles(two, max_radius=10)
+    >>> n, labels[10, 10, [10, 23]].compute().tolist()
+    (2, [1, 2])
+    """
+    import dask
+
+    spacing_known = spacing is not None
+    spacing = check_spacing(spacing if spacing_known else 1.0, 3)
+    voxel = float(min(spacing))
+    min_radius = voxel if min_radius is None else float(min_radius)
+    data = as_dask(phases)
+    mask = data if data.dtype == bool else da.isin(data, list(particle_phases))
+    distance = particle_distance(mask, spacing=spacing, max_radius=max_radius)
+    peaks = distance.map_overlap(_marker_block, depth=1, boundary="none", dtype=bool,
+                                 min_radius=min_radius)
+    markers, n_markers = label(peaks)
+    distance, depth = _fit(distance, _halo(max_radius, spacing))
+    grown = da.map_overlap(_watershed_block, distance, markers.rechunk(distance.chunks),
+                           mask.rechunk(distance.chunks), depth=depth, boundary="none",
+                           dtype=np.uint32, allow_rechunk=True)
+    distance = distance.rechunk(grown.chunks)
+    padded_labels = da.overlap.overlap(grown, depth=1, boundary=0)
+    padded_distance = da.overlap.overlap(distance, depth=1, boundary=0)
+    parts = [dask.delayed(_saddles_block)(lab, dist) for lab, dist in
+             zip(padded_labels.to_delayed().ravel(), padded_distance.to_delayed().ravel())]
+    n_markers = int(n_markers.compute())
+    lookup, n_merged = dask.delayed(_merge_lookup, nout=2)(parts, n_markers, neck_ratio).compute()
+    merged = grown.map_blocks(lambda b: lookup[b], dtype=np.uint32)
+    rest, n_rest = label(mask & (grown == 0))
+    labels = da.where(rest > 0, rest + np.uint32(n_merged), merged).astype(np.uint32)
+    return labels, n_merged + int(n_rest.compute())

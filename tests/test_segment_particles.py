@@ -1,0 +1,82 @@
+"""Particle instances: the distance watershed splits touching particles, the same for any chunking."""
+
+import dask.array as da
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from ssbimage.segment import particle_distance, segment_particles
+from ssbimage.synth import composite_cathode
+
+
+def matched_fraction(truth, found):
+    """Share of true particles with a one-to-one partner at IoU >= 0.5."""
+    both = (truth > 0) | (found > 0)
+    t, f = truth[both].astype(np.int64), found[both].astype(np.int64)
+    pairs, overlap = np.unique(np.stack([t, f]), axis=1, return_counts=True)
+    t_size, f_size = np.bincount(t), np.bincount(f)
+    real = (pairs[0] > 0) & (pairs[1] > 0)
+    a, b, overlap = pairs[0][real], pairs[1][real], overlap[real]
+    iou = overlap / (t_size[a] + f_size[b] - overlap)
+    # IoU > 0.5 can only hold for one partner on each side, so these pairs are one-to-one
+    return len(np.unique(a[iou > 0.5])) / np.count_nonzero(t_size[1:])
+
+
+def balls(shape, centres, radii):
+    z, y, x = np.indices(shape)
+    out = np.zeros(shape, bool)
+    for (cz, cy, cx), r in zip(centres, radii):
+        out |= (z - cz) ** 2 + (y - cy) ** 2 + (x - cx) ** 2 <= r * r
+    return out
+
+
+def test_distance_is_exact_below_the_clip_for_any_chunking():
+    from scipy import ndimage
+
+    mask = balls((40, 44, 48), [(20, 22, 14), (18, 20, 32)], [11, 9])
+    exact = ndimage.distance_transform_edt(np.pad(mask, 1, constant_values=True),
+                                           sampling=(0.5, 0.4, 0.4))[1:-1, 1:-1, 1:-1]
+    for chunks in [(40, 44, 48), (13, 20, 9)]:
+        found = particle_distance(da.from_array(mask, chunks=chunks), spacing=(0.5, 0.4, 0.4),
+                                  max_radius=3.0).compute()
+        np.testing.assert_allclose(found, np.minimum(exact, 3.0), rtol=1e-6)
+
+
+def test_overlapping_spheres_split_and_an_ellipsoid_stays_whole():
+    shape = (48, 48, 96)
+    # two spheres of radius 10 and 7 voxels overlapping by 15 % of the smaller radius
+    pair = balls(shape, [(24, 24, 20), (24, 24, 20 + 10 + 7 - 1)], [10, 7])
+    z, y, x = np.indices(shape)
+    ellipsoid = ((z - 24) / 10) ** 2 + ((y - 24) / 8) ** 2 + ((x - 72) / 18) ** 2 <= 1
+    labels, n = segment_particles(da.from_array(pair | ellipsoid, chunks=(20, 30, 40)),
+                                  spacing=0.5, max_radius=10)
+    labels = labels.compute()
+    assert n == 3
+    assert len(np.unique(labels[pair & (x < 30)])) == 1
+    assert len(np.unique(labels[ellipsoid])) == 1
+    assert len(np.unique(labels[pair | ellipsoid])) == 3
+
+
+@pytest.fixture(scope="module")
+def cathode():
+    ph = composite_cathode((128, 128, 128), 0.5, seed=0)
+    return ph.phases.data.compute(), ph.labels["particles"].data.compute()
+
+
+def test_particles_match_the_phantom_and_do_not_depend_on_chunks(cathode):
+    phases, truth = cathode
+    found = {}
+    for chunks in (64, 96, 128):
+        labels, n = segment_particles(da.from_array(phases, chunks=chunks), spacing=0.5)
+        found[chunks] = (labels.compute(), n)
+    n_true = len(np.unique(truth)) - 1
+    labels, n = found[128]
+    assert abs(n - n_true) <= 0.03 * n_true, (n, n_true)
+    assert matched_fraction(truth, labels) >= 0.95
+    solid = phases > 0
+    for a, b in [(64, 96), (64, 128), (96, 128)]:
+        assert found[a][1] == found[b][1]
+        assert adjusted_rand_score(found[a][0][solid], found[b][0][solid]) >= 0.999
+    # the particle phase is covered, nothing else is
+    particle = np.isin(phases, (2, 4))
+    np.testing.assert_array_equal(labels > 0, particle)
