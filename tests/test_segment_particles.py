@@ -6,20 +6,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from ssbimage.segment import particle_distance, segment_particles
-from ssbimage.synth import composite_cathode
-
-
-def matched_fraction(truth, found):
-    """Share of true particles with a one-to-one partner at IoU >= 0.5."""
-    both = (truth > 0) | (found > 0)
-    t, f = truth[both].astype(np.int64), found[both].astype(np.int64)
-    pairs, overlap = np.unique(np.stack([t, f]), axis=1, return_counts=True)
-    t_size, f_size = np.bincount(t), np.bincount(f)
-    real = (pairs[0] > 0) & (pairs[1] > 0)
-    a, b, overlap = pairs[0][real], pairs[1][real], overlap[real]
-    iou = overlap / (t_size[a] + f_size[b] - overlap)
-    # IoU > 0.5 can only hold for one partner on each side, so these pairs are one-to-one
-    return len(np.unique(a[iou > 0.5])) / np.count_nonzero(t_size[1:])
+from ssbimage.synth import composite_cathode, match_instances
 
 
 def balls(shape, centres, radii):
@@ -72,7 +59,7 @@ def test_particles_match_the_phantom_and_do_not_depend_on_chunks(cathode):
     n_true = len(np.unique(truth)) - 1
     labels, n = found[128]
     assert abs(n - n_true) <= 0.03 * n_true, (n, n_true)
-    assert matched_fraction(truth, labels) >= 0.95
+    assert match_instances(labels, truth).matched.mean() >= 0.95
     solid = phases > 0
     for a, b in [(64, 96), (64, 128), (96, 128)]:
         assert found[a][1] == found[b][1]
