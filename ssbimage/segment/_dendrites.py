@@ -27,6 +27,22 @@ def _boxes(block, location, n):
     return out
 
 
+def _highest_slices(labels, n):
+    """Highest z index of each label 0..n (-1 if absent), chunk by chunk."""
+    starts = np.concatenate([[0], np.cumsum(labels.chunks[0])[:-1]])
+
+    def block(b, z0):
+        out = np.full(n + 1, -1, np.int64)
+        zs = np.broadcast_to(np.arange(b.shape[0])[:, None, None] + z0, b.shape)
+        found = b > 0
+        np.maximum.at(out, b[found], zs[found])
+        return out
+
+    parts = [dask.delayed(block)(b, int(starts[idx[0]]))
+             for idx, b in zip(np.ndindex(*labels.numblocks), labels.to_delayed().ravel())]
+    return dask.delayed(lambda p: np.max(p, axis=0))(parts).compute()
+
+
 def _merge_boxes(parts):
     parts = np.stack(parts)
     present = parts[..., 0] >= 0
@@ -51,7 +67,8 @@ def _skeleton_stats(mask, spacing):
     return float(branches["branch_distance"].sum()), int(junctions)
 
 
-def segment_dendrites(phases, *, spacing, lithium: int = LITHIUM, connectivity: int = 26):
+def segment_dendrites(phases, *, spacing, lithium: int = LITHIUM, connectivity: int = 26,
+                      min_penetration: float | None = None):
     """Find dendrites: lithium above the Li-metal layer that is connected to it.
 
     The Li-metal layer lies at the bottom of the z axis (as ssbimage's anode
@@ -70,6 +87,10 @@ def segment_dendrites(phases, *, spacing, lithium: int = LITHIUM, connectivity: 
     lithium : int
         Phase code of lithium.
     connectivity : {6, 18, 26}
+    min_penetration : float, optional
+        Lithium that reaches no farther than this above the surface (µm) is
+        surface roughness or the surface's partial-volume fringe, not a
+        dendrite (default two voxels along z).
 
     Returns
     -------
@@ -106,6 +127,9 @@ def segment_dendrites(phases, *, spacing, lithium: int = LITHIUM, connectivity: 
     touching = first_row[ndimage.binary_dilation(below, footprint) & (first_row > 0)]
     keep = np.zeros(n + 1, bool)
     keep[np.unique(touching)] = True
+    min_penetration = 2 * spacing[0] if min_penetration is None else float(min_penetration)
+    highest = _highest_slices(labels, n)
+    keep &= (highest - top) * spacing[0] > min_penetration
     dendrites = keep_labels(labels, keep)
     m = int(keep[1:].sum())
     starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in dendrites.chunks]

@@ -12,10 +12,12 @@ Generators (PoreSpy's ``generators`` is the model):
   interdiffusion width.
 
 Scores (:func:`phase_dice`, :func:`match_instances`) compare a segmentation
-with a phantom's truth, chunk by chunk.
+with a phantom's truth, chunk by chunk; :func:`simulate_annotations` draws
+brush-stroke-like training labels from it.
 """
 
 from ._anode import anode_interface
+from ._annotations import simulate_annotations
 from ._cathode import composite_cathode
 from ._phantom import Phantom
 from ._save import save_phantom
@@ -26,4 +28,4 @@ from ._xct import XCTModel
 
 __all__ = ["anode_interface", "composite_cathode", "cycling_series", "sem_eds", "Phantom",
            "PhantomSeries", "SemEdsPhantom", "XCTModel", "save_phantom",
-           "phase_dice", "match_instances"]
+           "phase_dice", "match_instances", "simulate_annotations"]
