@@ -15,7 +15,7 @@ import pytest
 from scipy import ndimage
 
 from ssbimage.errors import DimensionError, SpacingError
-from ssbimage.filters import (anisotropic_diffusion, correct_cupping, gaussian, match_histogram,
+from ssbimage.filters import (anisotropic_diffusion, correct_cupping, gaussian, match_histogram, match_peaks,
                               noise_sigma, non_local_means, normalise_intensity, reduce_rings)
 from ssbimage.synth import composite_cathode
 
@@ -136,6 +136,26 @@ def test_match_histogram_removes_gain_and_offset_drift():
     assert rms(out, reference) < 1.0  # measured 0.41 grey: the same scene and noise
     order = np.argsort(drifted, axis=None, kind="stable")
     assert np.all(np.diff(out.ravel()[order]) >= 0)  # monotone
+
+
+def test_match_peaks_keeps_grey_levels_when_the_phase_fractions_change():
+    """Scan 4 of a cycling series has more voids than scan 1 and drifted by gain and offset."""
+    from ssbimage.synth import cycling_series
+
+    series = cycling_series("cathode", 4, shape=(64, 64, 64), spacing=0.5, seed=5)
+    first, last = series[0], series[3]
+    reference, drifted = first.image.data.compute(), last.image.data.compute()
+    before, after = first.phases.data.compute(), last.phases.data.compute()
+    out = match_peaks(da.from_array(drifted, chunks=UNEVEN), reference).compute()
+    np.testing.assert_array_equal(out, match_peaks(drifted, reference).compute())
+    for phase in (ELECTROLYTE, ACTIVE):
+        ref = np.median(reference[before == phase])  # medians: partial volume skews the means
+        error_before = abs(np.median(drifted[after == phase]) / ref - 1)
+        error_after = abs(np.median(out[after == phase]) / ref - 1)
+        assert error_after < 0.01 and error_after < error_before / 2, (phase, error_before, error_after)
+    assert abs(drifted[after == ELECTROLYTE].mean() / reference[before == ELECTROLYTE].mean() - 1) > 0.02
+    with pytest.raises(ValueError, match="at least 2"):
+        match_peaks(drifted, reference, n_peaks=1)
 
 
 def test_normalise_intensity_percentiles_and_drift():
