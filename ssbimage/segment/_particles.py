@@ -7,17 +7,19 @@ How the result is kept independent of the chunking:
    halo of ``max_radius``, so the nearest background voxel of any voxel
    closer than that lies inside the padded block; larger distances are
    clipped to ``max_radius``.
-2. Markers are local: voxels whose distance is within ``h`` of the largest
-   distance within ``min_distance`` of them (and at least ``min_radius``).
-   A maximum filter with a halo of ``min_distance`` is exact per chunk, and
-   the markers are labelled with the stitched :func:`label`, so every marker
+2. Seeds are the regional maxima of the distance (a 3×3×3 maximum filter,
+   one-voxel halo), labelled with the stitched :func:`label`, so every seed
    has one global id whatever the chunks.
-3. The watershed runs per chunk on the padded block with the global marker
-   ids; a particle voxel is reached from its own marker (at most about one
-   particle radius away) inside a halo of ``max_radius``, so a particle cut
-   by a chunk face gets the same id on both sides without any relabelling.
-4. Particle voxels no marker reaches (fragments thinner than ``min_radius``)
-   become particles of their own, labelled with the stitched :func:`label`.
+3. The watershed runs per chunk on the padded block with the global seed
+   ids; a particle voxel is reached from a seed of its own particle (at most
+   about one particle radius away) inside a halo of ``max_radius``, so a
+   particle cut by a chunk face gets the same ids on both sides.
+4. Regions are merged on a graph: per chunk, each region's peak and, per
+   pair of touching regions, the highest distance on their common boundary
+   (the neck) are summarised; the union-find over all pairs runs once for
+   the whole volume, highest necks first.
+5. Particle voxels no seed reaches become particles of their own, labelled
+   with the stitched :func:`label`; specks below ``min_volume`` are dropped.
 """
 
 from __future__ import annotations
