@@ -55,3 +55,22 @@ def test_needs_a_lithium_layer_at_the_bottom():
     phases = np.ones((10, 10, 10), np.uint8)
     with pytest.raises(ValueError, match="lithium layer"):
         segment_dendrites(phases, spacing=1.0)
+
+
+def test_lithium_joined_to_the_layer_through_a_crack_is_a_dendrite():
+    """Thin lithium at a crack's root reads as crack: the crack bridges, the filament counts."""
+    phases = np.ones((30, 20, 20), np.uint8)
+    phases[:5] = 5                      # Li layer, surface at z = 4
+    phases[5:9, 10, 5:15] = 4           # electrolyte crack rising from the surface
+    phases[9:20, 10, 9:12] = 5          # lithium filament above the crack's root
+    phases[12:15, 3:6, 3:6] = 5         # an isolated lithium island: not a dendrite
+    phases[22:25, 15, 5:15] = 4         # an isolated crack with lithium in it: not joined
+    phases[22:25, 16, 8:10] = 5
+    labels, table = segment_dendrites(da.from_array(phases, chunks=(7, 11, 20)), spacing=1.0)
+    labels = labels.compute()
+    assert len(table) == 1
+    np.testing.assert_array_equal(labels > 0, (phases == 5) & (np.arange(30)[:, None, None] >= 9)
+                                  & (np.arange(30)[:, None, None] < 20) & (np.arange(20)[None, :, None] == 10))
+    assert table.voxels[0] == 11 * 3 and table.penetration_um[0] == pytest.approx(15.0)
+    _, alone = segment_dendrites(phases, spacing=1.0, bridges=())
+    assert len(alone) == 0

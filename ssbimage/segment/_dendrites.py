@@ -15,6 +15,7 @@ from ._label import keep_labels, label
 __all__ = ["segment_dendrites"]
 
 LITHIUM = 5
+CRACK = 4
 
 
 def _boxes(block, location, n):
@@ -68,7 +69,7 @@ def _skeleton_stats(mask, spacing):
 
 
 def segment_dendrites(phases, *, spacing, lithium: int = LITHIUM, connectivity: int = 26,
-                      min_penetration: float | None = None):
+                      min_penetration: float | None = None, bridges=(CRACK,)):
     """Find dendrites: lithium above the Li-metal layer that is connected to it.
 
     The Li-metal layer lies at the bottom of the z axis (as ssbimage's anode
@@ -91,6 +92,11 @@ def segment_dendrites(phases, *, spacing, lithium: int = LITHIUM, connectivity: 
         Lithium that reaches no farther than this above the surface (µm) is
         surface roughness or the surface's partial-volume fringe, not a
         dendrite (default two voxels along z).
+    bridges : tuple of int
+        Phases through which lithium may be joined to the layer without
+        being part of the dendrite: electrolyte cracks (4), along which
+        dendrites grow and where the thin lithium at a crack's root is
+        easily taken for the crack. ``()`` joins through lithium only.
 
     Returns
     -------
@@ -116,13 +122,14 @@ def segment_dendrites(phases, *, spacing, lithium: int = LITHIUM, connectivity: 
     top = int(layer[-1] if np.all(np.diff(layer) == 1) else np.flatnonzero(np.diff(layer) > 1)[0])
     interface_um = (top + 0.5) * spacing[0]
     z = da.arange(phases.shape[0], chunks=phases.chunks[0])[:, None, None]
-    above = is_li & (z > top)
-    labels, n = label(above, connectivity=connectivity)
+    conducting = (is_li | da.isin(phases, list(bridges))) if bridges else is_li
+    labels, n = label(conducting & (z > top), connectivity=connectivity)
     n = int(n.compute())
     columns = ["label", "voxels", "volume_um3", "penetration_um", "length_um", "branch_points"]
     if top + 1 >= phases.shape[0]:
         return labels, pd.DataFrame(columns=columns)
     first_row, below = dask.compute(labels[top + 1], is_li[top])
+    labels = da.where(is_li, labels, np.uint32(0))  # bridges join lithium, they are not dendrite
     footprint = np.ones((3, 3), bool) if connectivity == 26 else ndimage.generate_binary_structure(2, 1)
     touching = first_row[ndimage.binary_dilation(below, footprint) & (first_row > 0)]
     keep = np.zeros(n + 1, bool)
