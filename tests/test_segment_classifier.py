@@ -63,6 +63,12 @@ def test_save_needs_trust_to_load(tmp_path, trained):
     again = load_classifier(path, trust=True)
     image = np.full((8, 8, 8), 20000, np.uint16)
     np.testing.assert_array_equal(again.predict(image).compute(), trained.predict(image).compute())
+    import joblib
+
+    joblib.dump({"format": "ssbimage-pixel-classifier", "version": 1, "classifier": again},
+                tmp_path / "old.classifier")
+    with pytest.raises(SsbImageError, match="version 1.*train the classifier again"):
+        load_classifier(tmp_path / "old.classifier", trust=True)
     (tmp_path / "other.pkl").write_bytes(b"not a classifier")
     with pytest.raises(SsbImageError, match="not an ssbimage classifier"):
         load_classifier(tmp_path / "other.pkl", trust=True)

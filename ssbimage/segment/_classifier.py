@@ -292,11 +292,12 @@ class PixelClassifier:
         import joblib
 
         path = Path(path)
-        joblib.dump({"format": "ssbimage-pixel-classifier", "version": 2,
+        joblib.dump({"format": "ssbimage-pixel-classifier", "version": FILE_VERSION,
                      "classifier": self}, path)
         return path
 
 
+FILE_VERSION = 2  # 2: auto-context stage, artefact correction, class weights
 CROSS_FIT_CUBE = 16  # voxels: cube edge of the checkerboard used for cross-fitting
 
 
@@ -363,4 +364,7 @@ def load_classifier(path: str | os.PathLike, *, trust: bool = False) -> PixelCla
         raise SsbImageError(f"not an ssbimage classifier file ({exc})", path) from exc
     if not isinstance(content, dict) or content.get("format") != "ssbimage-pixel-classifier":
         raise SsbImageError("not an ssbimage classifier file", path)
+    if content.get("version") != FILE_VERSION:
+        raise SsbImageError(f"classifier file version {content.get('version')!r}, this ssbimage reads "
+                            f"version {FILE_VERSION}: train the classifier again", path)
     return content["classifier"]
