@@ -24,8 +24,15 @@ import numpy as np
 
 from ssbimage.filters import match_peaks
 from ssbimage.segment import PixelClassifier, segment_dendrites, segment_particles
-from ssbimage.synth import (XCTModel, anode_interface, composite_cathode, cycling_series,
-                            match_instances, phase_dice, simulate_annotations)
+from ssbimage.synth import (
+    XCTModel,
+    anode_interface,
+    composite_cathode,
+    cycling_series,
+    match_instances,
+    phase_dice,
+    simulate_annotations,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACING = 0.5

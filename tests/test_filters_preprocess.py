@@ -15,8 +15,17 @@ import pytest
 from scipy import ndimage
 
 from ssbimage.errors import DimensionError, SpacingError
-from ssbimage.filters import (anisotropic_diffusion, correct_cupping, gaussian, match_histogram, match_peaks,
-                              noise_sigma, non_local_means, normalise_intensity, reduce_rings)
+from ssbimage.filters import (
+    anisotropic_diffusion,
+    correct_cupping,
+    gaussian,
+    match_histogram,
+    match_peaks,
+    noise_sigma,
+    non_local_means,
+    normalise_intensity,
+    reduce_rings,
+)
 from ssbimage.synth import composite_cathode
 
 SHAPE, SPACING, SEED = (48, 48, 48), 0.5, 3

@@ -10,8 +10,13 @@ import numpy as np
 import pytest
 
 from ssbimage.segment import PixelClassifier, segment_dendrites, segment_particles
-from ssbimage.synth import (anode_interface, composite_cathode, match_instances, phase_dice,
-                            simulate_annotations)
+from ssbimage.synth import (
+    anode_interface,
+    composite_cathode,
+    match_instances,
+    phase_dice,
+    simulate_annotations,
+)
 
 SIZE = (96, 96, 96)
 

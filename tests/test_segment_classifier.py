@@ -87,7 +87,7 @@ def test_bad_annotations():
 
 
 def test_closed_form_eigenvalues_match_lapack():
-    from ssbimage.segment._classifier import symmetric_eigenvalues
+    from ssbimage.segment._features import symmetric_eigenvalues
 
     rng = np.random.default_rng(3)
     m = rng.normal(size=(5000, 3, 3))

@@ -16,8 +16,8 @@ with a phantom's truth, chunk by chunk; :func:`simulate_annotations` draws
 brush-stroke-like training labels from it.
 """
 
-from ._anode import anode_interface
 from ._annotations import simulate_annotations
+from ._anode import anode_interface
 from ._cathode import composite_cathode
 from ._phantom import Phantom
 from ._save import save_phantom
