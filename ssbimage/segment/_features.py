@@ -74,23 +74,9 @@ def multiscale_features(image, sigmas=(0.7, 1.5, 3.0)) -> da.Array:
     -----
     Halo ``ceil(4 max(sigmas)) + 2`` voxels (the +2 for the finite differences).
     """
-    data = as_dask(image)
     halo = math.ceil(4 * max(sigmas)) + 2
-    n_features = 1 + 6 * len(sigmas) - 1
-    if min(data.shape) <= halo:  # smaller than the halo: one block, edges continued
-        padded = np.pad(np.asarray(data), halo, mode="edge")
-        inner = tuple(slice(halo, halo + n) for n in data.shape)
-        return da.from_array(_features(padded, sigmas)[inner], chunks=data.chunks + ((n_features,),))
-    # every chunk at least as deep as the halo, so neighbours can supply it
-    data = data.rechunk(tuple(da.overlap.ensure_minimum_chunksize(halo, c) for c in data.chunks))
-    padded = da.overlap.overlap(data, depth=halo, boundary="nearest")
-
-    def compute(block):
-        inner = tuple(slice(halo, n - halo) for n in block.shape)
-        return _features(block, sigmas)[inner]
-
-    return padded.map_blocks(compute, dtype=np.float32, new_axis=3,
-                             chunks=data.chunks + ((n_features,),))
+    return _padded_map(as_dask(image), lambda block: _features(block, sigmas), halo,
+                       1 + 6 * len(sigmas) - 1)
 
 
 def _context_block(prob: np.ndarray, sigmas) -> np.ndarray:
@@ -112,19 +98,22 @@ def _context_block(prob: np.ndarray, sigmas) -> np.ndarray:
 
 
 def _padded_map(data: da.Array, function, halo: int, n_out: int) -> da.Array:
-    """Apply ``function`` to (Z, Y, X, F) blocks padded by ``halo`` voxels in space; crop back."""
-    spatial = data.chunks[:3]
+    """Apply ``function`` to (Z, Y, X) or (Z, Y, X, F) blocks padded by ``halo`` voxels in
+    space (faces continued); crop back. Returns (Z, Y, X, n_out) float32."""
+    spatial, extra = data.chunks[:3], data.ndim - 3
     if min(data.shape[:3]) <= halo:  # smaller than the halo: one block, edges continued
-        block = np.pad(np.asarray(data), [(halo, halo)] * 3 + [(0, 0)], mode="edge")
+        block = np.pad(np.asarray(data), [(halo, halo)] * 3 + [(0, 0)] * extra, mode="edge")
         inner = tuple(slice(halo, halo + n) for n in data.shape[:3])
         return da.from_array(function(block)[inner], chunks=spatial + ((n_out,),))
+    # every chunk at least as deep as the halo, so neighbours can supply it
     data = data.rechunk(tuple(da.overlap.ensure_minimum_chunksize(halo, c) for c in spatial)
-                        + ((data.shape[3],),))
-    padded = da.overlap.overlap(data, depth={0: halo, 1: halo, 2: halo, 3: 0},
-                                boundary={0: "nearest", 1: "nearest", 2: "nearest", 3: "none"})
+                        + tuple((n,) for n in data.shape[3:]))
+    padded = da.overlap.overlap(data, depth={a: halo if a < 3 else 0 for a in range(data.ndim)},
+                                boundary={a: "nearest" if a < 3 else "none" for a in range(data.ndim)})
 
     def run(block):
         inner = tuple(slice(halo, n - halo) for n in block.shape[:3])
         return function(block)[inner]
 
-    return padded.map_blocks(run, dtype=np.float32, chunks=data.chunks[:3] + ((n_out,),))
+    return padded.map_blocks(run, dtype=np.float32, chunks=data.chunks[:3] + ((n_out,),),
+                             **({} if extra else {"new_axis": 3}))
