@@ -113,10 +113,7 @@ class PixelClassifier:
             colour = (where // CROSS_FIT_CUBE).sum(axis=1) % 2
             halves = [self._forest(x[colour != c], y[colour != c]) for c in (0, 1)]
             crossed = _cross_fitted(features, halves, self.classes)
-            context = _padded_map(crossed, lambda b: _context_block(b, self.context_sigmas),
-                                  self.context_halo, self._n_context)
-            x2, _, _ = _annotated(da.concatenate([features.rechunk(context.chunks[:3] + (features.chunks[3],)),
-                                                  context], axis=3).rechunk({3: -1}), labels)
+            x2, _, _ = _annotated(self._with_context(features, crossed), labels)
             self.context_forest = self._forest(x2, y)
         if self.prior_power:
             predicted = self._predict(data, weighted=False)
@@ -133,17 +130,21 @@ class PixelClassifier:
 
         return reduce_rings(correct_cupping(data))
 
-    @property
-    def _n_context(self) -> int:
-        return len(self.classes) * (1 + 4 * len(self.context_sigmas))
+    def _with_context(self, features, probabilities):
+        """Stage-2 input: the features, then the context features of stage-1 probabilities."""
+        n_context = len(self.classes) * (1 + 4 * len(self.context_sigmas))
+        context = _padded_map(probabilities, lambda b: _context_block(b, self.context_sigmas),
+                              self.context_halo, n_context)
+        features = features.rechunk(context.chunks[:3] + (features.chunks[3],))
+        return da.concatenate([features, context], axis=3).rechunk({3: -1})
 
     def predict_proba(self, image, *, weighted: bool = True) -> da.Array:
         """(Z, Y, X, K) class probabilities (K = annotated classes in ascending order), float32."""
         if self.forest is None:
             raise ValueError("the classifier is not trained: call fit first")
-        return self._probabilities(self._corrected(as_dask(image)), weighted)
+        return self._class_probabilities(self._corrected(as_dask(image)), weighted)
 
-    def _probabilities(self, data, weighted):
+    def _class_probabilities(self, data, weighted):
         features = multiscale_features(data, self.sigmas)
         n = len(self.classes)
         first = features.map_blocks(_probabilities, forest=self.forest, n_classes=n,
@@ -152,10 +153,7 @@ class PixelClassifier:
         if self.context_forest is None:
             prob = first
         else:
-            context = _padded_map(first, lambda b: _context_block(b, self.context_sigmas),
-                                  self.context_halo, self._n_context)
-            both = da.concatenate([features.rechunk(context.chunks[:3] + (features.chunks[3],)),
-                                   context], axis=3).rechunk({3: -1})
+            both = self._with_context(features, first)
             prob = both.map_blocks(_probabilities, forest=self.context_forest, n_classes=n,
                                    columns=np.arange(n), dtype=np.float32,
                                    chunks=both.chunks[:3] + ((n,),))
@@ -171,7 +169,7 @@ class PixelClassifier:
         return self._predict(self._corrected(as_dask(image)), weighted)
 
     def _predict(self, data, weighted):
-        prob = self._probabilities(data, weighted)
+        prob = self._class_probabilities(data, weighted)
         classes = self.classes.astype(np.uint8)
         return prob.map_blocks(lambda p: classes[p.argmax(axis=-1)], drop_axis=3,
                                dtype=np.uint8).rechunk(data.chunks)
