@@ -28,22 +28,6 @@ def _boxes(block, location, n):
     return out
 
 
-def _highest_slices(labels, n):
-    """Highest z index of each label 0..n (-1 if absent), chunk by chunk."""
-    starts = np.concatenate([[0], np.cumsum(labels.chunks[0])[:-1]])
-
-    def block(b, z0):
-        out = np.full(n + 1, -1, np.int64)
-        zs = np.broadcast_to(np.arange(b.shape[0])[:, None, None] + z0, b.shape)
-        found = b > 0
-        np.maximum.at(out, b[found], zs[found])
-        return out
-
-    parts = [dask.delayed(block)(b, int(starts[idx[0]]))
-             for idx, b in zip(np.ndindex(*labels.numblocks), labels.to_delayed().ravel())]
-    return dask.delayed(lambda p: np.max(p, axis=0))(parts).compute()
-
-
 def _merge_boxes(parts):
     parts = np.stack(parts)
     present = parts[..., 0] >= 0
@@ -134,16 +118,15 @@ def segment_dendrites(phases, *, spacing, lithium: int = LITHIUM, connectivity: 
     touching = first_row[ndimage.binary_dilation(below, footprint) & (first_row > 0)]
     keep = np.zeros(n + 1, bool)
     keep[np.unique(touching)] = True
+    starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in labels.chunks]
+    boxes = dask.delayed(_merge_boxes)([  # of the lithium of every component; max z = -1 if none
+        dask.delayed(_boxes)(block, tuple(int(starts[a][idx[a]]) for a in range(3)), n)
+        for idx, block in zip(np.ndindex(*labels.numblocks), labels.to_delayed().ravel())
+    ]).compute() if n else np.empty((0, 6), int)
     min_penetration = 2 * spacing[0] if min_penetration is None else float(min_penetration)
-    highest = _highest_slices(labels, n)
-    keep &= (highest - top) * spacing[0] > min_penetration
+    keep[1:] &= (boxes[:, 3] - top) * spacing[0] > min_penetration
     dendrites = keep_labels(labels, keep)
-    m = int(keep[1:].sum())
-    starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in dendrites.chunks]
-    boxes = dask.delayed(_merge_boxes)([
-        dask.delayed(_boxes)(block, tuple(int(starts[a][idx[a]]) for a in range(3)), m)
-        for idx, block in zip(np.ndindex(*dendrites.numblocks), dendrites.to_delayed().ravel())
-    ]).compute() if m else np.empty((0, 6), int)
+    boxes = boxes[keep[1:]]  # keep_labels numbers the kept labels in their order
     rows = []
     for k, box in enumerate(boxes, start=1):
         region = tuple(slice(int(lo), int(hi) + 1) for lo, hi in zip(box[:3], box[3:]))
