@@ -31,3 +31,31 @@ def label_counts(labels, n_labels: int, where=None):
 
     parts = [dask.delayed(count)(b, m) for b, m in zip(blocks, masks)]
     return dask.delayed(lambda p: np.sum(p, axis=0).astype(np.int64))(parts)
+
+
+def _pair_block(first, second, either):
+    keep = ((first > 0) | (second > 0)) if either else ((first > 0) & (second > 0))
+    if not keep.any():
+        return np.empty((0, 3), np.int64)
+    pairs, counts = np.unique(np.stack([first[keep], second[keep]]).astype(np.int64), axis=1,
+                              return_counts=True)
+    return np.column_stack([pairs.T, counts])
+
+
+def overlap_counts(first, second, *, either: bool = False):
+    """Voxels shared by each pair of labels of two label images, counted chunk by chunk.
+
+    Pairs where both labels are non-zero, or with ``either`` where at least
+    one is (so 0 pairs with the other image's labels). Returns a pandas
+    DataFrame ``first, second, count``, one row per pair, sorted.
+    """
+    import dask
+    import pandas as pd
+
+    first = as_dask(first)
+    second = as_dask(second).rechunk(first.chunks)
+    parts = dask.compute(*[dask.delayed(_pair_block)(a, b, either) for a, b in
+                           zip(first.to_delayed().ravel(), second.to_delayed().ravel())])
+    table = pd.DataFrame(np.concatenate(parts) if parts else np.empty((0, 3), np.int64),
+                         columns=["first", "second", "count"])
+    return table.groupby(["first", "second"], as_index=False)["count"].sum()

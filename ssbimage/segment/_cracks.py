@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import dask
 import numpy as np
 import pandas as pd
 
-from .._arrays import as_dask, label_counts
+from .._arrays import as_dask, label_counts, overlap_counts
 from .._spacing import check_spacing
 from ._label import label
 
 __all__ = ["segment_cracks"]
 
 CRACK = 4
-
-
-def _pairs(cracks, particles):
-    """(crack label, particle label) -> voxel count inside one chunk."""
-    keep = (cracks > 0) & (particles > 0)
-    if not keep.any():
-        return np.empty((0, 3), np.int64)
-    pairs, counts = np.unique(np.stack([cracks[keep], particles[keep]]).astype(np.int64), axis=1,
-                              return_counts=True)
-    return np.column_stack([pairs.T, counts])
 
 
 def segment_cracks(phases, particles, *, spacing=None, connectivity: int = 26):
@@ -52,16 +41,11 @@ def segment_cracks(phases, particles, *, spacing=None, connectivity: int = 26):
     voxel = float(np.prod(check_spacing(spacing, 3))) if spacing is not None else 1.0
     labels, n = label(phases == CRACK, connectivity=connectivity)
     n = int(n.compute())
-    parts = dask.compute(*[dask.delayed(_pairs)(c, p) for c, p in
-                           zip(labels.to_delayed().ravel(), particles.to_delayed().ravel())])
+    frame = overlap_counts(labels, particles).rename(columns={"first": "crack", "second": "particle"})
     host = np.zeros(n + 1, np.int64)
-    table = np.concatenate(parts) if parts else np.empty((0, 3), np.int64)
-    if len(table):
-        frame = pd.DataFrame(table, columns=["crack", "particle", "count"])
-        frame = frame.groupby(["crack", "particle"], as_index=False)["count"].sum()
-        best = frame.sort_values(["crack", "count", "particle"], ascending=[True, False, True])
-        best = best.drop_duplicates("crack")
-        host[best.crack.to_numpy()] = best.particle.to_numpy()
+    best = frame.sort_values(["crack", "count", "particle"], ascending=[True, False, True])
+    best = best.drop_duplicates("crack")
+    host[best.crack.to_numpy()] = best.particle.to_numpy()
     voxels = label_counts(labels, n).compute()
     result = pd.DataFrame({"label": np.arange(1, n + 1), "voxels": voxels[1:],
                            "volume": voxels[1:] * voxel, "host": host[1:]})

@@ -6,7 +6,7 @@ import dask
 import numpy as np
 import pandas as pd
 
-from .._arrays import as_dask
+from .._arrays import as_dask, overlap_counts
 
 __all__ = ["phase_dice", "match_instances"]
 
@@ -35,13 +35,6 @@ def phase_dice(found, truth, codes=(1, 2, 3, 4, 5)) -> dict:
     return {int(c): (float(2 * b / t) if t else float("nan")) for c, b, t in zip(codes, both, total)}
 
 
-def _label_pairs(found, truth):
-    keep = (found > 0) | (truth > 0)
-    pairs, counts = np.unique(np.stack([truth[keep], found[keep]]).astype(np.int64), axis=1,
-                              return_counts=True)
-    return np.column_stack([pairs.T, counts])
-
-
 def match_instances(found, truth, *, min_iou: float = 0.5) -> pd.DataFrame:
     """Pair each true instance with the found instance it overlaps most, with their IoU.
 
@@ -65,12 +58,8 @@ def match_instances(found, truth, *, min_iou: float = 0.5) -> pd.DataFrame:
     >>> match_instances(found, truth)[["truth", "found", "iou", "matched"]].round(2).values.tolist()
     [[1, 3, 0.67, True], [2, 5, 0.33, False]]
     """
-    found, truth = as_dask(found), as_dask(truth)
-    truth = truth.rechunk(found.chunks)
-    parts = dask.compute(*[dask.delayed(_label_pairs)(f, t) for f, t in
-                           zip(found.to_delayed().ravel(), truth.to_delayed().ravel())])
-    table = pd.DataFrame(np.concatenate(parts), columns=["truth", "found", "overlap"])
-    table = table.groupby(["truth", "found"], as_index=False)["overlap"].sum()
+    table = overlap_counts(truth, found, either=True).rename(
+        columns={"first": "truth", "second": "found", "count": "overlap"})
     truth_size = table.groupby("truth")["overlap"].sum()
     found_size = table.groupby("found")["overlap"].sum()
     pairs = table[(table.truth > 0) & (table.found > 0)].copy()
