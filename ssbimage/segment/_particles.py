@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 
+import dask
 import dask.array as da
 import numpy as np
 from scipy import ndimage
@@ -125,6 +126,7 @@ def _merge_lookup(parts, n_markers, neck_ratio):
     """Union regions whose neck is shallow, highest necks first; lookup to 1..n in raster order."""
     import pandas as pd
 
+    n_markers = int(n_markers)
     peaks = np.zeros(n_markers + 1)
     for block_peaks, _ in parts:
         if len(block_peaks):
@@ -218,10 +220,7 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
     >>> n, labels[10, 10, [10, 23]].compute().tolist()
     (2, [1, 2])
     """
-    import dask
-
-    spacing_known = spacing is not None
-    spacing = check_spacing(spacing if spacing_known else 1.0, 3)
+    spacing = check_spacing(1.0 if spacing is None else spacing, 3)
     voxel = float(min(spacing))
     min_radius = voxel if min_radius is None else float(min_radius)
     data = as_dask(phases)
@@ -239,12 +238,13 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
     padded_distance = da.overlap.overlap(distance, depth=1, boundary=0)
     parts = [dask.delayed(_saddles_block)(lab, dist) for lab, dist in
              zip(padded_labels.to_delayed().ravel(), padded_distance.to_delayed().ravel())]
-    n_markers = int(n_markers.compute())
-    lookup, n_merged = dask.delayed(_merge_lookup, nout=2)(parts, n_markers, neck_ratio).compute()
-    merged = grown.map_blocks(lambda b: lookup[b], dtype=np.uint32)
     rest, n_rest = label(mask & (grown == 0))
+    # one compute: the distance map and the watershed are evaluated once for both
+    (lookup, n_merged), n_rest = dask.compute(
+        dask.delayed(_merge_lookup, nout=2)(parts, n_markers, neck_ratio), n_rest)
+    merged = grown.map_blocks(lambda b: lookup[b], dtype=np.uint32)
     labels = da.where(rest > 0, rest + np.uint32(n_merged), merged).astype(np.uint32)
-    n = n_merged + int(n_rest.compute())
+    n = n_merged + int(n_rest)
     voxel_volume = float(np.prod(spacing))
     min_volume = 4 / 3 * np.pi * voxel_volume if min_volume is None else float(min_volume)
     keep = label_counts(labels, n).compute() * voxel_volume >= min_volume
