@@ -62,7 +62,7 @@ def _count_for_fraction(shapes, fraction, lo, hi, rng, n_points=200_000) -> int:
 def plan_cathode(shape, spacing, *, active_fraction, radius_range, radius_median,
                  ellipsoid_fraction, max_overlap, porosity, pore_radius_range, contact_loss,
                  shell_thickness, shell_angle_range, cracked_fraction, crack_width_range,
-                 seed, region=None) -> CathodePlan:
+                 seed, max_crack_opening=0.1, min_cracked_radius=0.0, region=None) -> CathodePlan:
     """Draw particles, shells, cracks and pores (at full degradation) from ``seed``."""
     rng = np.random.default_rng(seed)
     spacing = np.asarray(spacing, float)
@@ -99,6 +99,9 @@ def plan_cathode(shape, spacing, *, active_fraction, radius_range, radius_median
         for _ in range(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1])):
             normal = _unit(rng)
             half_width = 0.5 * min_step * float(rng.uniform(*crack_width_range))
+            # a crack opens by a fraction of the particle's size (strain × size):
+            # no 1.5 µm gap through a 4 µm particle
+            half_width = min(half_width, max_crack_opening * p.radius)
             kind = rng.choice(["through", "partial", "radial"])
             r = p.radius
             if kind == "through":
@@ -113,7 +116,10 @@ def plan_cathode(shape, spacing, *, active_fraction, radius_range, radius_median
                 direction -= (direction @ normal) * normal
                 direction /= np.linalg.norm(direction)
                 sheet = Sheet(p.centre, normal, half_width, 1.2 * r, half_plane=direction)
-            cracks.append((i, sheet, half_width))
+            # small particles do not fracture (a critical size below which the
+            # stored elastic energy cannot drive a crack)
+            if half_width >= 0.5 * min_step * crack_width_range[0] and r >= min_cracked_radius:
+                cracks.append((i, sheet, half_width))
     # pores in the electrolyte, kept clear of particles and their shells
     pore_radii = radii_for_volume(lambda: float(rng.uniform(*pore_radius_range)),
                                   porosity * box_volume)
@@ -179,6 +185,8 @@ def composite_cathode(
     shell_angle_range=(np.pi / 6, np.pi / 2),
     cracked_fraction: float = 0.3,
     crack_width_range=(1.0, 3.0),
+    max_crack_opening: float = 0.1,
+    min_cracked_radius: float = 3.0,
     degradation: float = 1.0,
     electrolyte: str = "sulfide",
     xct: XCTModel | None = None,
@@ -216,6 +224,13 @@ def composite_cathode(
         Share of particles with 1–3 cracks: through-going planes, partial
         discs (grain boundaries) or radial half-discs from the centre, each
         ``crack_width_range`` voxels thick.
+    max_crack_opening : float
+        A crack is at most this fraction of its particle's diameter wide
+        (openings scale with strain × particle size); particles too small to
+        hold a crack of the narrowest width stay whole.
+    min_cracked_radius : float
+        Particles of smaller radius (µm) do not crack (critical size for
+        fracture); ``cracked_fraction`` applies to the rest.
     degradation : float
         0 (pristine: no shells, no cracks, pores at 60 % radius) to 1 (the drawn state).
     electrolyte : {"sulfide", "oxide"}
@@ -253,7 +268,8 @@ def composite_cathode(
                   pore_radius_range=tuple(pore_radius_range), contact_loss=contact_loss,
                   shell_thickness=shell_thickness, shell_angle_range=tuple(shell_angle_range),
                   cracked_fraction=cracked_fraction, crack_width_range=tuple(crack_width_range),
-                  seed=seed)
+                  max_crack_opening=max_crack_opening,
+                  min_cracked_radius=min_cracked_radius, seed=seed)
     plan = plan_cathode(**params)
     paints, particles, cracks, n_shells = cathode_paints(plan, degradation)
     scene = Scene(paints).translated(shift)
