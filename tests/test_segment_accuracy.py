@@ -32,22 +32,22 @@ def cathode():
 def test_phase_dice_at_default_noise(cathode):
     test, predicted = cathode
     dice = phase_dice(predicted, test.phases.data, codes=(1, 2, 3, 4))
-    assert dice[1] >= 0.97 and dice[2] >= 0.97, dice  # electrolyte 0.983, active material 0.983
-    assert dice[3] >= 0.90, dice  # voids 0.908: mostly 2-voxel contact-loss shells
-    assert dice[4] >= 0.80, dice  # cracks 0.871
+    assert dice[1] >= 0.97 and dice[2] >= 0.97, dice  # electrolyte 0.984, active material 0.984
+    assert dice[3] >= 0.90, dice  # voids 0.915: mostly 2-voxel contact-loss shells
+    assert dice[4] >= 0.80, dice  # cracks 0.852
 
 
 def test_particles_from_the_predicted_phases(cathode):
     test, predicted = cathode
     labels, n = segment_particles(predicted, spacing=0.5)
     matches = match_instances(labels, test.labels["particles"].data)
-    # measured: 157 found for 162 true (-3.1 %), 95.1 % matched at IoU >= 0.5; the
-    # unmatched are face-cut caps of a few voxels and small particles sunk into
-    # big neighbours (see docs/accuracy.md)
-    assert abs(n / len(matches) - 1) <= 0.05, (n, len(matches))
+    # measured: 158 found for 162 true (-2.5 %), 95.1 % matched at IoU >= 0.5; the
+    # unmatched are particles cut by the volume's faces: caps of a few voxels and
+    # caps that are a bump on a big neighbour (see docs/accuracy.md)
+    assert abs(n / len(matches) - 1) <= 0.03, (n, len(matches))
     assert matches.matched.mean() >= 0.93
     big = matches[matches.voxels >= 500]
-    assert big.matched.mean() >= 0.97  # particles of radius >= 2.5 µm: 100 %
+    assert big.matched.mean() >= 0.97  # particles of radius >= 2.5 µm: 99.1 %
 
 
 def anode_annotations(phantom):
