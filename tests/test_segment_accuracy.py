@@ -1,8 +1,8 @@
 """Image -> phases -> instances on 96³ phantoms, scored against their exact truth.
 
 The classifier is trained on simulated brush strokes of one phantom (seed 1)
-and applied to another (seed 2), as in docs/accuracy.md (whose 128³ table
-the script docs/make_accuracy_table.py regenerates). Values measured with
+and applied to another (seed 2), as in docs/accuracy.md (whose 192³ cathode and
+128³ anode tables the script docs/make_accuracy_table.py regenerates). Values measured with
 this set-up are quoted next to each assertion.
 """
 
