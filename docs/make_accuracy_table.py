@@ -56,10 +56,11 @@ def cathode_scores(phases, image, truth_particles, classifier):
     # particles cut by the volume's faces are half of all at 128³ and the
     # hardest to match (a cap of a few voxels, or a bump on a neighbour)
     boxes = ndimage.find_objects(truth_particles)
-    cut = np.array([any(b.start == 0 or b.stop == n for b, n in zip(boxes[t - 1], truth_particles.shape))
+    cut = np.array([any(b.start == 0 or b.stop == side for b, side in zip(boxes[t - 1], truth_particles.shape))
                     for t in matches.truth])
-    return {"inside_matched": float(matches.matched[~cut].mean()), "cut": int(cut.sum()),
-            "cut_matched": float(matches.matched[cut].mean()),"se": dice[1], "am": dice[2], "void": dice[3], "crack": dice[4], "particles": n,
+    return {"se": dice[1], "am": dice[2], "void": dice[3], "crack": dice[4], "particles": n,
+            "inside_matched": float(matches.matched[~cut].mean()), "cut": int(cut.sum()),
+            "cut_matched": float(matches.matched[cut].mean()),
             "true_particles": len(matches), "count_error": n / len(matches) - 1,
             "matched": float(matches.matched.mean()),
             "exact_count_error": n_exact / len(matches) - 1,

@@ -116,13 +116,13 @@ def _saddles_block(labels, distance):
     surface = np.zeros(n)
     edges = []
     for axis in range(3):
-        for side in (slice(2, None), slice(0, -2)):
-            other = labels[tuple(side if a == axis else slice(1, m - 1)
-                                 for a, m in enumerate(labels.shape))]
-            surface += np.bincount(own[found & (own != other)].astype(np.int64), minlength=n)
-        nxt = tuple(slice(2, None) if a == axis else slice(1, m - 1) for a, m in enumerate(labels.shape))
+        previous, nxt = (tuple(side if a == axis else slice(1, m - 1) for a, m in enumerate(labels.shape))
+                         for side in (slice(0, -2), slice(2, None)))
+        surface += np.bincount(own[found & (own != labels[previous])].astype(np.int64), minlength=n)
         other, other_depth = labels[nxt], distance[nxt]
-        touch = (own != other) & found & (other > 0)
+        differ = found & (own != other)
+        surface += np.bincount(own[differ].astype(np.int64), minlength=n)
+        touch = differ & (other > 0)
         if touch.any():
             a, b = own[touch].astype(np.int64), other[touch].astype(np.int64)
             edges.append(np.column_stack([np.minimum(a, b), np.maximum(a, b),

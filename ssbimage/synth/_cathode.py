@@ -98,12 +98,12 @@ def plan_cathode(shape, spacing, *, active_fraction, radius_range, radius_median
             continue
         for _ in range(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1])):
             normal = _unit(rng)
-            half_width = 0.5 * min_step * float(rng.uniform(*crack_width_range))
+            r = p.radius
             # a crack opens by a fraction of the particle's size (strain × size):
             # no 1.5 µm gap through a 4 µm particle
-            half_width = min(half_width, max_crack_opening * p.radius)
+            half_width = min(0.5 * min_step * float(rng.uniform(*crack_width_range)),
+                             max_crack_opening * r)
             kind = rng.choice(["through", "partial", "radial"])
-            r = p.radius
             if kind == "through":
                 sheet = Sheet(p.centre + rng.uniform(-0.3, 0.3) * r * normal, normal, half_width, 1.3 * r)
             elif kind == "partial":
