@@ -74,3 +74,15 @@ def test_lithium_joined_to_the_layer_through_a_crack_is_a_dendrite():
     assert table.voxels[0] == 11 * 3 and table.penetration_um[0] == pytest.approx(15.0)
     _, alone = segment_dendrites(phases, spacing=1.0, bridges=())
     assert len(alone) == 0
+
+
+def test_lithium_in_scattered_bits_along_a_crack_is_measured():
+    """Two single lithium voxels joined to the layer only through crack: one dendrite, two voxels long."""
+    phases = np.ones((12, 8, 8), np.uint8)
+    phases[:3] = 5                      # Li layer, surface at z = 2
+    phases[3:10, 4, 2:6] = 4            # crack rising from the surface
+    phases[6, 4, 2] = phases[9, 4, 5] = 5
+    labels, table = segment_dendrites(phases, spacing=0.5)
+    assert len(table) == 1 and table.voxels[0] == 2
+    assert table.length_um[0] == pytest.approx(2 * 0.5)
+    assert table.branch_points[0] == 0

@@ -43,13 +43,21 @@ def _skeleton_stats(mask, spacing):
     from skimage.morphology import skeletonize
 
     skeleton = skeletonize(np.pad(mask, 1))
-    if np.count_nonzero(skeleton) < 2:
-        return float(np.count_nonzero(skeleton) * min(spacing)), 0
+    # a voxel with no skeleton neighbour counts one voxel of length; skan cannot
+    # build a graph from such voxels alone (lithium joined only through a crack
+    # can leave scattered bits)
+    neighbours = ndimage.convolve(skeleton.astype(np.uint8), np.ones((3, 3, 3), np.uint8),
+                                  mode="constant") - 1
+    isolated = skeleton & (neighbours == 0)
+    skeleton &= ~isolated
+    alone = float(np.count_nonzero(isolated) * min(spacing))
+    if not skeleton.any():
+        return alone, 0
     graph = Skeleton(skeleton, spacing=spacing)
     branches = summarize(graph, separator="_")
     # adjacent junction voxels are one branch point
     junctions = ndimage.label(make_degree_image(skeleton) >= 3, np.ones((3, 3, 3)))[1]
-    return float(branches["branch_distance"].sum()), int(junctions)
+    return float(branches["branch_distance"].sum()) + alone, int(junctions)
 
 
 def segment_dendrites(phases, *, spacing, lithium: int = LITHIUM, connectivity: int = 26,
