@@ -1,0 +1,280 @@
+"""Interface areas by marching cubes on a smoothed phase indicator, chunk by chunk.
+
+Counting voxel faces overestimates a curved surface's area by about half
+(a sphere's by 50 %, an oblique plane's by up to 73 %). Here the indicator of
+one phase is smoothed with a Gaussian of ``smoothing`` voxels and its 0.5
+level set is meshed (scikit-image's marching cubes). With the default 0.8
+voxel the mesh is within about 1 % of a sphere's area at r = 10 voxels and of
+a plane's at any orientation (docs/metrics.md, tests/test_measure_surfaces.py).
+
+Smoothing would also close gaps one or two voxels wide (a crack, the
+electrolyte in a crevice between two particles) and lose both of their faces.
+So the smoothed field is capped at ``gap_level`` on every voxel of the other
+phases that lies between two voxels of the phase along one of the 13 lattice
+directions, at most two voxels apart. A convex shape or a half-space has no
+such voxel, so the cap leaves the analytic cases alone.
+
+Each triangle is then classified the way the phantoms' ground truth is: the
+voxel just outside it (``probe`` voxels along its normal) says which phase the
+surface faces, the voxel just inside which particle it belongs to.
+
+Chunking: every block is read with a halo of ``ceil(4 σ) + 2`` voxels, so
+the smoothed field near a block face equals the whole volume's, and meshes
+the marching-cubes cells whose lowest corner lies in the block (one voxel
+beyond its upper faces, none beyond the volume's): every cell, so every
+triangle, is counted in exactly one block.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+
+from .._arrays import as_dask
+from .._spacing import check_spacing
+
+__all__ = ["gap_voxels", "interface_areas", "label_surface_areas"]
+
+UNRESOLVED = 255  # a triangle whose two probes do not straddle the phase
+
+
+def _sigmas(smoothing, spacing):
+    """Smoothing σ per axis in voxels: ``smoothing`` voxels of the finest axis, in µm."""
+    spacing = np.asarray(spacing, float)
+    return tuple(float(smoothing) * spacing.min() / spacing)
+
+
+def _halo(sigmas, probe) -> tuple:
+    return tuple(math.ceil(4 * s) + max(math.ceil(probe), 2) + 1 for s in sigmas)
+
+
+_DIRECTIONS = [d for d in itertools.product((-1, 0, 1), repeat=3) if d > (0, 0, 0)]
+FIXED_POINT = 2.0 ** 32  # areas summed as integers of 2⁻³² µm², so the order of blocks does not matter
+
+
+def _shifted(mask, direction, k):
+    """``mask`` at v + k·direction for every voxel v (False beyond the array)."""
+    out = np.zeros_like(mask)
+    src = tuple(slice(max(0, k * d), n + min(0, k * d)) for d, n in zip(direction, mask.shape))
+    dst = tuple(slice(max(0, -k * d), n + min(0, -k * d)) for d, n in zip(direction, mask.shape))
+    out[dst] = mask[src]
+    return out
+
+
+def gap_voxels(mask):
+    """Voxels outside ``mask`` with mask voxels on both sides, at most two voxels apart.
+
+    Along any of the 13 lattice directions d: v − d and v + d in the mask,
+    or v − d and v + 2d, or v − 2d and v + d. Needs a halo of 2 voxels.
+    """
+    gap = np.zeros_like(mask)
+    for d in _DIRECTIONS:
+        before, after = _shifted(mask, d, -1), _shifted(mask, d, 1)
+        gap |= (before & (after | _shifted(mask, d, 2))) | (after & _shifted(mask, d, -2))
+    return gap & ~mask
+
+
+def _owned_cells(shape, halo, core, at_end):
+    """Slices of a haloed block holding its voxels plus one beyond each inner upper face."""
+    return tuple(slice(h, h + n + (0 if end else 1)) for h, n, end in zip(halo, core, at_end))
+
+
+def _triangles(field, spacing):
+    """Centroids (voxels), unit normals (voxels) and areas (µm²) of the 0.5 level set."""
+    from skimage.measure import marching_cubes
+
+    if field.min() >= 0.5 or field.max() < 0.5 or min(field.shape) < 2:
+        return np.empty((0, 3)), np.empty((0, 3)), np.empty(0)
+    verts, faces, _, _ = marching_cubes(field, 0.5, allow_degenerate=False)
+    corners = verts[faces]
+    edge1, edge2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    cross = np.cross(edge1, edge2)
+    s = np.asarray(spacing, float)
+    # a triangle's area vector scales with the product of the other two spacings
+    areas = 0.5 * np.linalg.norm(cross * np.array([s[1] * s[2], s[0] * s[2], s[0] * s[1]]), axis=1)
+    length = np.linalg.norm(cross, axis=1)
+    keep = length > 0
+    return corners.mean(axis=1)[keep], cross[keep] / length[keep, None], areas[keep]
+
+
+def _probe(block, points):
+    index = np.rint(points).astype(np.intp)
+    for axis in range(3):
+        np.clip(index[:, axis], 0, block.shape[axis] - 1, out=index[:, axis])
+    return block[tuple(index.T)]
+
+
+def _block_areas(phases, labels, origin_in_block, core, at_end, phase, sigmas, spacing, probe,
+                 gap_level):
+    """Rows (label, facing phase, area in 2⁻³² µm²) for the triangles of one block's owned cells."""
+    mask = phases == phase
+    field = ndimage.gaussian_filter(mask.astype(np.float32), sigmas, mode="nearest", truncate=4.0)
+    if gap_level is not None:
+        gap = gap_voxels(mask)
+        field[gap] = np.minimum(field[gap], gap_level)
+    owned = _owned_cells(phases.shape, origin_in_block, core, at_end)
+    centroids, normals, areas = _triangles(field[owned], spacing)
+    if not len(areas):
+        return np.empty((0, 3), np.int64)
+    centroids = centroids + np.array([s.start for s in owned])
+    ahead, behind = centroids + probe * normals, centroids - probe * normals
+    in_ahead, in_behind = _probe(phases, ahead) == phase, _probe(phases, behind) == phase
+    outward = in_behind & ~in_ahead
+    inward = in_ahead & ~in_behind
+    outside = np.where(outward, _probe(phases, ahead), _probe(phases, behind)).astype(np.int64)
+    outside[~(outward | inward)] = UNRESOLVED
+    if labels is None:
+        owner = np.zeros(len(areas), np.int64)
+    else:
+        owner = np.where(outward, _probe(labels, behind), _probe(labels, ahead)).astype(np.int64)
+    return _sum_by_key(np.column_stack([owner, outside]), areas)
+
+
+def _sum_by_key(keys, areas):
+    """Rows (key..., summed area) with areas as exact integer multiples of 2⁻³² µm²."""
+    keys, inverse = np.unique(keys, axis=0, return_inverse=True)
+    sums = np.zeros(len(keys), np.int64)
+    np.add.at(sums, inverse.ravel(), np.rint(areas * FIXED_POINT).astype(np.int64))
+    return np.column_stack([keys, sums])
+
+
+def _haloed_blocks(arrays, halo):
+    """Delayed haloed blocks of each array (same chunks), with each block's core shape and ends.
+
+    Dask may merge a chunk thinner than the halo into its neighbour, so the
+    cores are read from the overlapped chunks.
+    """
+    depth = dict(enumerate(halo))
+    padded = [da.overlap.overlap(a, depth=depth, boundary="nearest") for a in arrays]
+    chunks = padded[0].chunks
+    delayed = [p.to_delayed().ravel() for p in padded]
+    for n, idx in enumerate(np.ndindex(*padded[0].numblocks)):
+        core = tuple(chunks[a][i] - 2 * halo[a] for a, i in enumerate(idx))
+        at_end = tuple(i == len(c) - 1 for i, c in zip(idx, chunks))
+        yield [d[n] for d in delayed], core, at_end
+
+
+def interface_areas(phases, *, spacing=None, phase: int = 2, labels=None,
+                    smoothing: float = 0.8, probe: float = 0.75,
+                    gap_level: float | None = 0.1) -> pd.DataFrame:
+    """Area of one phase's surface, split by the phase it faces (and by instance label).
+
+    Parameters
+    ----------
+    phases : (Z, Y, X) uint8 array or Volume
+        Phase map (DESIGN.md codes); NumPy or Dask, any chunking.
+    spacing : float or (3,) floats, optional
+        Voxel size in µm (default: a Volume's, else 1).
+    phase : int
+        The phase whose surface is measured (2 = active material).
+    labels : (Z, Y, X) integer array, optional
+        Instance labels (e.g. particles): each surface element is credited to
+        the label of the voxel just inside it.
+    smoothing : float
+        σ of the Gaussian applied to the phase indicator, in voxels of the
+        finest axis (halo ``ceil(4 σ) + 2``).
+    probe : float
+        Distance in voxels along the surface normal at which the phase on
+        either side is read.
+    gap_level : float or None
+        Cap of the smoothed field on gap voxels (:func:`gap_voxels`) so that
+        thin gaps keep both faces; ``None`` smooths them away.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``label, facing, area_um2``: one row per (label, facing phase), 0 as
+        the label without ``labels``; ``facing = 255`` gathers the few
+        triangles whose two probes do not straddle the surface (features
+        thinner than the probe distance).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> phases = np.ones((20, 20, 20), np.uint8); phases[10:] = 2   # a flat AM | SE interface
+    >>> areas = interface_areas(phases, spacing=0.5)
+    >>> areas[["facing", "area_um2"]].round(2).values.tolist()
+    [[1.0, 90.25]]
+    """
+    spacing = check_spacing(getattr(phases, "spacing", 1.0) if spacing is None else spacing, 3)
+    phases = as_dask(phases)
+    arrays = [phases] if labels is None else [phases, as_dask(labels).rechunk(phases.chunks)]
+    sigmas = _sigmas(smoothing, spacing)
+    halo = _halo(sigmas, probe)
+    parts = [dask.delayed(_block_areas)(blocks[0], blocks[1] if labels is not None else None, halo,
+                                        core, at_end, phase, sigmas, spacing, probe, gap_level)
+             for blocks, core, at_end in _haloed_blocks(arrays, halo)]
+    rows = np.concatenate(dask.compute(*parts)) if parts else np.empty((0, 3), np.int64)
+    table = pd.DataFrame(rows, columns=["label", "facing", "area_um2"])
+    table = table.groupby(["label", "facing"], as_index=False)["area_um2"].sum()
+    return table.assign(area_um2=table.area_um2 / FIXED_POINT)
+
+
+def _block_label_areas(labels, origin_in_block, core, at_end, sigmas, spacing):
+    owned = _owned_cells(labels.shape, origin_in_block, core, at_end)
+    pad = tuple(math.ceil(4 * s) + 1 for s in sigmas)
+    rows = []
+    for k, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
+            continue
+        # the label's box in the block, widened by the smoothing reach, cut to owned cells
+        lo = [max(b.start - p, o.start) for b, p, o in zip(box, pad, owned)]
+        hi = [min(b.stop + p, o.stop) for b, p, o in zip(box, pad, owned)]
+        if any(a >= b for a, b in zip(lo, hi)):
+            continue
+        wide = tuple(slice(max(a - p, 0), min(b + p, n)) for a, b, p, n in zip(lo, hi, pad, labels.shape))
+        field = ndimage.gaussian_filter((labels[wide] == k).astype(np.float32), sigmas, mode="nearest",
+                                        truncate=4.0)
+        inner = tuple(slice(a - w.start, b - w.start) for a, b, w in zip(lo, hi, wide))
+        _, _, areas = _triangles(field[inner], spacing)
+        if len(areas):
+            rows.append((k, int(np.rint(areas * FIXED_POINT).astype(np.int64).sum())))
+    return np.array(rows, np.int64).reshape(-1, 2)
+
+
+def label_surface_areas(labels, *, spacing=None, smoothing: float = 0.8) -> pd.DataFrame:
+    """Whole surface area of each instance (its envelope), chunk by chunk.
+
+    Each label's indicator is smoothed and meshed like :func:`interface_areas`,
+    inside the label's bounding box in each block, so faces shared with a
+    touching neighbour count for both. Surfaces stop at the volume's faces:
+    an instance cut by them has an open, smaller surface.
+
+    Parameters
+    ----------
+    labels : (Z, Y, X) integer array or Volume
+    spacing : float or (3,) floats, optional
+        Voxel size in µm.
+    smoothing : float
+        σ of the Gaussian, in voxels of the finest axis.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``label, surface_area_um2`` for every label with voxels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> z, y, x = np.ogrid[:32, :32, :32]
+    >>> ball = (((z - 15.5) ** 2 + (y - 15.5) ** 2 + (x - 15.5) ** 2) <= 100).astype(np.uint32)
+    >>> area = label_surface_areas(ball).surface_area_um2[0]
+    >>> round(float(area / (4 * np.pi * 100)), 2)
+    0.99
+    """
+    spacing = check_spacing(getattr(labels, "spacing", 1.0) if spacing is None else spacing, 3)
+    labels = as_dask(labels)
+    sigmas = _sigmas(smoothing, spacing)
+    halo = _halo(sigmas, 0)
+    parts = [dask.delayed(_block_label_areas)(blocks[0], halo, core, at_end, sigmas, spacing)
+             for blocks, core, at_end in _haloed_blocks([labels], halo)]
+    rows = np.concatenate(dask.compute(*parts)) if parts else np.empty((0, 2), np.int64)
+    table = pd.DataFrame(rows, columns=["label", "surface_area_um2"])
+    table = table.groupby("label", as_index=False)["surface_area_um2"].sum()
+    return table.assign(surface_area_um2=table.surface_area_um2 / FIXED_POINT)
