@@ -51,7 +51,7 @@ def _sigmas(smoothing, spacing):
 
 
 def _halo(sigmas, probe) -> tuple:
-    return tuple(math.ceil(4 * s) + max(math.ceil(probe), 2) + 1 for s in sigmas)
+    return tuple(math.ceil(4 * s) + max(math.ceil(probe + 1), 2) + 1 for s in sigmas)
 
 
 _DIRECTIONS = [d for d in itertools.product((-1, 0, 1), repeat=3) if d > (0, 0, 0)]
@@ -85,6 +85,29 @@ def _owned_cells(shape, halo, core, at_end):
     return tuple(slice(h, h + n + (0 if end else 1)) for h, n, end in zip(halo, core, at_end))
 
 
+def _on_cell_edges(verts, field):
+    """Vertices as (integer grid point, float64 step along one cell edge).
+
+    scikit-image returns float32 vertices, whose rounding depends on how far
+    the block starts from the volume's origin; re-interpolating the crossing
+    in float64 from the grid point makes every block agree on a triangle.
+    """
+    base = np.floor(verts).astype(np.int64)
+    frac = verts - base
+    axis = frac.argmax(axis=1)
+    has_step = frac.max(axis=1) > 0
+    ahead = base.copy()
+    rows = np.flatnonzero(has_step)
+    ahead[rows, axis[rows]] += 1
+    ahead = np.minimum(ahead, np.array(field.shape) - 1)
+    low, high = field[tuple(base.T)].astype(np.float64), field[tuple(ahead.T)].astype(np.float64)
+    denom = np.where(high != low, high - low, 1.0)
+    t = np.where(has_step, np.clip((0.5 - low) / denom, 0.0, 1.0), 0.0)
+    step = np.zeros(verts.shape)
+    step[np.arange(len(verts)), axis] = t
+    return base, step
+
+
 def _triangles(field, spacing):
     """Centroids (voxels), unit normals (voxels) and areas (µm²) of the 0.5 level set."""
     from skimage.measure import marching_cubes
@@ -92,8 +115,11 @@ def _triangles(field, spacing):
     if field.min() >= 0.5 or field.max() < 0.5 or min(field.shape) < 2:
         return np.empty((0, 3)), np.empty((0, 3)), np.empty(0)
     verts, faces, _, _ = marching_cubes(field, 0.5, allow_degenerate=False)
-    corners = verts[faces]
-    edge1, edge2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    base, step = _on_cell_edges(verts, field)
+    # edges as integer differences plus float64 steps: the same in any block
+    edge1 = (base[faces[:, 1]] - base[faces[:, 0]]) + (step[faces[:, 1]] - step[faces[:, 0]])
+    edge2 = (base[faces[:, 2]] - base[faces[:, 0]]) + (step[faces[:, 2]] - step[faces[:, 0]])
+    corners = (base[faces] + step[faces]).astype(float)
     cross = np.cross(edge1, edge2)
     s = np.asarray(spacing, float)
     # a triangle's area vector scales with the product of the other two spacings
@@ -123,16 +149,22 @@ def _block_areas(phases, labels, origin_in_block, core, at_end, phase, sigmas, s
     if not len(areas):
         return np.empty((0, 3), np.int64)
     centroids = centroids + np.array([s.start for s in owned])
-    ahead, behind = centroids + probe * normals, centroids - probe * normals
-    in_ahead, in_behind = _probe(phases, ahead) == phase, _probe(phases, behind) == phase
-    outward = in_behind & ~in_ahead
-    inward = in_ahead & ~in_behind
-    outside = np.where(outward, _probe(phases, ahead), _probe(phases, behind)).astype(np.int64)
-    outside[~(outward | inward)] = UNRESOLVED
-    if labels is None:
-        owner = np.zeros(len(areas), np.int64)
-    else:
-        owner = np.where(outward, _probe(labels, behind), _probe(labels, ahead)).astype(np.int64)
+    outside = np.full(len(areas), UNRESOLVED, np.int64)
+    owner = np.zeros(len(areas), np.int64)
+    todo = np.arange(len(areas))
+    for distance in (probe, probe + 0.5, probe + 1.0):  # farther where a probe is ambiguous
+        ahead = centroids[todo] + distance * normals[todo]
+        behind = centroids[todo] - distance * normals[todo]
+        phase_ahead, phase_behind = _probe(phases, ahead), _probe(phases, behind)
+        outward = (phase_behind == phase) & (phase_ahead != phase)
+        inward = (phase_ahead == phase) & (phase_behind != phase)
+        done = outward | inward
+        outside[todo[done]] = np.where(outward, phase_ahead, phase_behind)[done]
+        if labels is not None:
+            owner[todo[done]] = np.where(outward, _probe(labels, behind), _probe(labels, ahead))[done]
+        todo = todo[~done]
+        if not len(todo):
+            break
     return _sum_by_key(np.column_stack([owner, outside]), areas)
 
 
@@ -181,7 +213,8 @@ def interface_areas(phases, *, spacing=None, phase: int = 2, labels=None,
         finest axis (halo ``ceil(4 σ) + 2``).
     probe : float
         Distance in voxels along the surface normal at which the phase on
-        either side is read.
+        either side is read (half a voxel and a voxel farther where the
+        first two probes do not straddle the surface).
     gap_level : float or None
         Cap of the smoothed field on gap voxels (:func:`gap_voxels`) so that
         thin gaps keep both faces; ``None`` smooths them away.
@@ -266,10 +299,12 @@ def label_surface_areas(labels, *, spacing=None, smoothing: float = 0.8) -> pd.D
     >>> ball = (((z - 15.5) ** 2 + (y - 15.5) ** 2 + (x - 15.5) ** 2) <= 100).astype(np.uint32)
     >>> area = label_surface_areas(ball).surface_area_um2[0]
     >>> round(float(area / (4 * np.pi * 100)), 2)
-    0.99
+    1.0
     """
     spacing = check_spacing(getattr(labels, "spacing", 1.0) if spacing is None else spacing, 3)
     labels = as_dask(labels)
+    if labels.dtype == bool:
+        labels = labels.astype(np.uint8)
     sigmas = _sigmas(smoothing, spacing)
     halo = _halo(sigmas, 0)
     parts = [dask.delayed(_block_label_areas)(blocks[0], halo, core, at_end, sigmas, spacing)
