@@ -1,0 +1,159 @@
+"""`analyze`: image → phases → instances → metrics, as one call (the API, CLI and plugin share it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..volume import Volume
+from ._config import AnalysisConfig, load_config
+
+__all__ = ["Analysis", "analyze"]
+
+LABEL_NAMES = ("particles", "voids", "cracks", "dendrites")
+
+
+@dataclasses.dataclass
+class Analysis:
+    """What :func:`analyze` found.
+
+    Attributes
+    ----------
+    metrics : pandas.DataFrame
+        Long table ``metric, value, unit`` (names of docs/metrics.md).
+    particles : pandas.DataFrame
+        One row per particle (:func:`ssbimage.measure.particle_table`); empty for an anode.
+    labels : dict of str to dask array
+        ``phases`` (uint8) and instance labels ``particles``, ``voids``,
+        ``cracks``, ``dendrites`` (uint32), lazy.
+    spacing : tuple of float
+        Voxel size (z, y, x) in µm.
+    provenance : dict
+        Source, settings, thresholds and versions: enough to redo the run.
+    """
+
+    metrics: pd.DataFrame
+    particles: pd.DataFrame
+    labels: dict
+    spacing: tuple
+    provenance: dict
+
+    def value(self, metric: str) -> float:
+        """One metric's value."""
+        return float(self.metrics.set_index("metric").value[metric])
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write ``metrics.csv``, ``particles.csv``, ``labels.zarr`` and ``provenance.json``.
+
+        The folder appears complete or not at all (written under a temporary
+        name, then renamed); an existing one is replaced only with ``overwrite``.
+        """
+        from ..io import save_ome_zarr, save_ome_zarr_labels
+        from ..io._atomic import atomic_output, check_not_input
+
+        final = Path(path)
+        check_not_input(final, self.provenance.get("source"))
+        with atomic_output(final, overwrite=overwrite) as tmp:
+            tmp.mkdir(parents=True)
+            self.metrics.to_csv(tmp / "metrics.csv", index=False)
+            self.particles.to_csv(tmp / "particles.csv", index=False)
+            zarr = save_ome_zarr(Volume.from_array(self.labels["phases"], spacing=self.spacing,
+                                                   name="phases"), tmp / "labels.zarr", levels=1)
+            for name in LABEL_NAMES:
+                if name in self.labels:
+                    save_ome_zarr_labels(self.labels[name], zarr, name, spacing=self.spacing, levels=1)
+            (tmp / "provenance.json").write_text(json.dumps(self.provenance, indent=2, default=str),
+                                                 encoding="utf-8")
+        return final
+
+
+def _open(source, spacing) -> Volume:
+    if isinstance(source, Volume):
+        return source if spacing is None else source.with_spacing(spacing) \
+            if hasattr(source, "with_spacing") else Volume(source.data, tuple(spacing), "µm", source.name)
+    if isinstance(source, (str, os.PathLike)):
+        from ..io import open_volume
+
+        return open_volume(source, spacing)
+    return Volume.from_array(source, spacing)
+
+
+def _phases(image, spacing, config: AnalysisConfig, provenance):
+    from ..filters import gaussian
+    from ..segment import load_classifier, threshold_phases
+
+    if config.classifier:
+        classifier = load_classifier(config.classifier, trust=config.trust_classifier)
+        provenance["phases"] = {"method": "classifier", "file": config.classifier}
+        return classifier.predict(image)
+    smoothed = gaussian(image, config.denoise_sigma, spacing=spacing) if config.denoise_sigma else image
+    phases, thresholds = threshold_phases(smoothed, sample=config.sample, thresholds=config.thresholds)
+    provenance["phases"] = {"method": "thresholds", "thresholds": [float(t) for t in thresholds]}
+    return phases
+
+
+def analyze(source, spacing=None, config=None) -> Analysis:
+    """Segment a volume and measure it: the whole analysis in one call.
+
+    Parameters
+    ----------
+    source : path, NumPy/Dask array or Volume
+        The grey-value volume (any format :func:`ssbimage.io.open_volume` reads).
+    spacing : float or (z, y, x) floats, optional
+        Voxel size in µm; default the file's.
+    config : dict, TOML path or AnalysisConfig, optional
+        Settings (:class:`~ssbimage.pipeline.AnalysisConfig`); ``sample`` is
+        the one every user sets (default ``"cathode"``).
+
+    Returns
+    -------
+    Analysis
+
+    Examples
+    --------
+    >>> from ssbimage.synth import composite_cathode
+    >>> ph = composite_cathode((48, 48, 48), 0.5, seed=3)
+    >>> result = analyze(ph.image.data, spacing=0.5, config={"sample": "cathode"})
+    >>> sorted(result.labels)
+    ['cracks', 'particles', 'phases', 'voids']
+    """
+    from .. import __version__
+    from ..measure import dendrite_metrics, electrode_metrics, phase_fractions
+    from ..segment import segment_cracks, segment_dendrites, segment_particles, segment_voids
+
+    config = load_config(config)
+    volume = _open(source, spacing)
+    spacing = tuple(float(s) for s in volume.spacing)
+    provenance = {"ssbimage": __version__, "source": volume.source, "name": volume.name,
+                  "shape": list(volume.shape), "spacing_um": list(spacing), "unit": volume.unit,
+                  "config": dataclasses.asdict(config),
+                  "started": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+    phases = _phases(volume.data, spacing, config, provenance).persist()
+    labels = {"phases": phases}
+    tables = []
+    particles = pd.DataFrame()
+    if config.sample in ("cathode", "full-cell"):
+        labels["particles"], _ = segment_particles(phases, spacing=spacing)
+        labels["particles"] = labels["particles"].persist()
+        labels["voids"], voids = segment_voids(phases, spacing=spacing, min_volume=config.min_void_volume)
+        labels["cracks"], cracks = segment_cracks(phases, labels["particles"], spacing=spacing)
+        metrics, particles = electrode_metrics(phases, labels["particles"], spacing=spacing, cracks=cracks)
+        tables += [metrics, pd.DataFrame([
+            ("void_count", len(voids), "1"),
+            ("interfacial_void_count", int(voids.interfacial.sum()) if len(voids) else 0, "1")],
+            columns=["metric", "value", "unit"])]
+    if config.sample in ("anode", "full-cell"):
+        labels["dendrites"], dendrites = segment_dendrites(phases, spacing=spacing)
+        if config.sample == "anode":
+            tables.append(phase_fractions(phases))
+        tables.append(dendrite_metrics(phases, dendrites, spacing=spacing))
+    metrics = pd.concat(tables, ignore_index=True).drop_duplicates("metric")
+    metrics["value"] = metrics.value.astype(float)
+    provenance["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    return Analysis(metrics.reset_index(drop=True), particles, labels, spacing, provenance)

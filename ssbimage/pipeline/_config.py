@@ -1,0 +1,97 @@
+"""Analysis settings: a dict or a TOML file, validated the same way (data, never code)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from pathlib import Path
+
+from ..errors import SsbImageError
+
+__all__ = ["AnalysisConfig", "ConfigError", "load_config"]
+
+SAMPLES = ("cathode", "anode", "full-cell")
+
+
+class ConfigError(SsbImageError, ValueError):
+    """An analysis setting is missing, unknown or of the wrong kind."""
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisConfig:
+    """What :func:`ssbimage.analyze` does; every field has a TOML key of the same name.
+
+    Parameters
+    ----------
+    sample : {"cathode", "anode", "full-cell"}
+        The cell part imaged: fixes the phases and which instances are found.
+    denoise_sigma : float
+        σ of the Gaussian applied before thresholding, µm (0 = none).
+    thresholds : list of float, optional
+        Manual grey-level thresholds, dark to bright; default multi-Otsu on
+        the whole volume's histogram.
+    classifier : str, optional
+        A saved :class:`ssbimage.segment.PixelClassifier` (joblib) used instead of thresholds.
+    trust_classifier : bool
+        Must be true to load ``classifier``: it is a pickle, which can run code.
+    min_void_volume : float
+        Smaller voids are dropped, µm³.
+    surface_smoothing : float
+        σ of the area estimator, voxels (:func:`ssbimage.measure.interface_areas`).
+    """
+
+    sample: str
+    denoise_sigma: float = 0.5
+    thresholds: tuple | None = None
+    classifier: str | None = None
+    trust_classifier: bool = False
+    min_void_volume: float = 0.0
+    surface_smoothing: float = 0.8
+
+
+_KINDS = {"sample": (str,), "denoise_sigma": (int, float), "thresholds": (list, tuple),
+          "classifier": (str, os.PathLike), "trust_classifier": (bool,),
+          "min_void_volume": (int, float), "surface_smoothing": (int, float)}
+
+
+def load_config(config=None, *, where=None) -> AnalysisConfig:
+    """An :class:`AnalysisConfig` from a dict, a TOML path or a config (``None`` = cathode)."""
+    if isinstance(config, AnalysisConfig):
+        return config
+    if config is None:
+        config = {"sample": "cathode"}
+    if isinstance(config, (str, os.PathLike)):
+        path = Path(config)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError("config file not found", path) from None
+        try:
+            config = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"not valid TOML: {error}", path) from None
+        where = path
+    if not isinstance(config, dict):
+        raise ConfigError(f"config must be a dict, a TOML path or an AnalysisConfig, not {type(config).__name__}")
+    unknown = sorted(set(config) - set(_KINDS))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(_KINDS)}", where)
+    if "sample" not in config:
+        raise ConfigError(f"the setting 'sample' is required: one of {', '.join(SAMPLES)}", where)
+    for key, value in config.items():
+        kinds = _KINDS[key]
+        if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+            raise ConfigError(f"'{key}' must be {' or '.join(k.__name__ for k in kinds)}, "
+                              f"got {value!r}", where)
+    if config["sample"] not in SAMPLES:
+        raise ConfigError(f"'sample' must be one of {', '.join(SAMPLES)}, got {config['sample']!r}", where)
+    values = dict(config)
+    if values.get("thresholds") is not None:
+        values["thresholds"] = tuple(float(t) for t in values["thresholds"])
+    if "classifier" in values:
+        values["classifier"] = os.fspath(values["classifier"])
+    for key in ("denoise_sigma", "min_void_volume", "surface_smoothing"):
+        if key in values and values[key] < 0:
+            raise ConfigError(f"'{key}' must not be negative, got {values[key]}", where)
+    return AnalysisConfig(**values)
