@@ -106,6 +106,74 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def _config_from_args(args) -> dict | str | None:
+    from .pipeline import ConfigError
+
+    given = {k: v for k, v in (("sample", args.sample), ("classifier", args.classifier)) if v}
+    if args.trust_classifier:
+        given["trust_classifier"] = True
+    if args.config:
+        if given:
+            raise ConfigError("give the settings either in --config or as options, not both", args.config)
+        return args.config
+    return {"sample": "cathode", **given}
+
+
+def _summary(metrics, truth=None) -> str:
+    table = metrics.set_index("metric")
+    if truth is not None:
+        table = table.join(truth.set_index("metric").value.rename("truth"), how="left")
+    lines = [f"  {'metric':<34} {'value':>12}  {'unit':<5}" + ("  truth" if truth is not None else "")]
+    for name, row in table.iterrows():
+        line = f"  {name:<34} {row.value:>12.6g}  {row.unit:<5}"
+        if truth is not None:
+            line += f"  {row.truth:.6g}" if row.truth == row.truth else "  -"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def cmd_analyze(args) -> int:
+    import pandas as pd
+
+    from .pipeline import analyze
+
+    vol = _open(args)
+    start = time.perf_counter()
+    result = analyze(vol, config=_config_from_args(args))
+    out = result.save(args.out, overwrite=args.overwrite)
+    truth = None
+    if args.truth:
+        try:
+            truth = pd.read_csv(args.truth)
+        except (OSError, ValueError) as error:
+            raise SsbImageError(f"cannot read the truth table: {error}", args.truth) from None
+    print(f"analysed  {vol.name}  ({result.provenance['config']['sample']}, "
+          f"phases by {result.provenance['phases']['method']}, {time.perf_counter() - start:.1f} s)")
+    print(_summary(result.metrics, truth))
+    print(f"wrote     {out}/metrics.csv, particles.csv, labels.zarr, provenance.json")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .io import open_volume
+    from .segment import PixelClassifier
+
+    vol = _open(args)
+    annotations = open_volume(args.annotations).data
+    if annotations.shape != vol.shape:
+        raise SsbImageError(f"annotations are {annotations.shape}, the image {vol.shape}", args.annotations)
+    if args.per_class:
+        from .synth import simulate_annotations
+
+        annotations = simulate_annotations(annotations.compute(), per_class=args.per_class)
+    start = time.perf_counter()
+    classifier = PixelClassifier().fit(vol.data, annotations)
+    out = classifier.save(args.out)
+    print(f"trained   {len(classifier.classes)} classes on {vol.name} ({time.perf_counter() - start:.0f} s)")
+    print(f"wrote     {out}  (a pickle: load it only with trust_classifier = true, and only if you trust it)")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -143,6 +211,27 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--format", choices=["ome-zarr", "tiff"], default="ome-zarr")
     sample.add_argument("--overwrite", action="store_true")
     sample.set_defaults(run=cmd_sample)
+
+    run = sub.add_parser("analyze", help="segment and measure a volume; write metrics, tables, labels")
+    add_input(run)
+    run.add_argument("--out", required=True, help="output folder (written atomically)")
+    run.add_argument("--sample", choices=["cathode", "anode", "full-cell"], help="default cathode")
+    run.add_argument("--config", help="TOML file of settings (docs/metrics.md)")
+    run.add_argument("--classifier", help="a saved pixel classifier to segment the phases with")
+    run.add_argument("--trust-classifier", action="store_true",
+                     help="allow loading --classifier (a pickle, which can run code)")
+    run.add_argument("--truth", help="a truth.csv (metric, value) to print beside the results")
+    run.add_argument("--overwrite", action="store_true")
+    run.set_defaults(run=cmd_analyze)
+
+    train = sub.add_parser("train", help="train a pixel classifier from annotations")
+    add_input(train)
+    train.add_argument("--annotations", required=True,
+                       help="label volume, 0 = not annotated (e.g. painted in napari)")
+    train.add_argument("--per-class", type=int,
+                       help="annotations are a dense label map: draw this many voxels per class")
+    train.add_argument("--out", required=True, help="the classifier file (joblib)")
+    train.set_defaults(run=cmd_train)
     return parser
 
 
