@@ -159,7 +159,7 @@ def cmd_train(args) -> int:
     from .segment import PixelClassifier
 
     vol = _open(args)
-    annotations = open_volume(args.annotations).data
+    annotations = open_volume(args.annotations, dataset=args.annotations_dataset).data
     if annotations.shape != vol.shape:
         raise SsbImageError(f"annotations are {annotations.shape}, the image {vol.shape}", args.annotations)
     if args.per_class:
@@ -228,6 +228,8 @@ def _parser() -> argparse.ArgumentParser:
     add_input(train)
     train.add_argument("--annotations", required=True,
                        help="label volume, 0 = not annotated (e.g. painted in napari)")
+    train.add_argument("--annotations-dataset", help="the label array inside an OME-Zarr or HDF5 "
+                       "(e.g. labels/phases)")
     train.add_argument("--per-class", type=int,
                        help="annotations are a dense label map: draw this many voxels per class")
     train.add_argument("--out", required=True, help="the classifier file (joblib)")

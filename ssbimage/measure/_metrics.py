@@ -11,7 +11,7 @@ import dask
 import numpy as np
 import pandas as pd
 
-from .._arrays import as_dask, label_counts
+from .._arrays import as_dask, label_counts, overlap_counts
 from .._spacing import check_spacing
 from ._surfaces import interface_areas, label_surface_areas
 
@@ -77,7 +77,7 @@ def _labels_on_faces(labels) -> np.ndarray:
     return np.unique(np.concatenate([np.unique(f.compute()) for f in faces]))
 
 
-def particle_table(phases, particles, *, spacing=None, cracks=None) -> pd.DataFrame:
+def particle_table(phases, particles, *, spacing=None, cracks=None, smoothing: float = 0.8) -> pd.DataFrame:
     """One row per particle: size, shape, contact with the electrolyte, cracks.
 
     Parameters
@@ -92,6 +92,8 @@ def particle_table(phases, particles, *, spacing=None, cracks=None) -> pd.DataFr
     cracks : pandas.DataFrame, optional
         The crack table of :func:`ssbimage.segment.segment_cracks` (``host``
         column): gives ``crack_count``.
+    smoothing : float
+        σ of the area estimator in voxels (:func:`interface_areas`).
 
     Returns
     -------
@@ -112,10 +114,11 @@ def particle_table(phases, particles, *, spacing=None, cracks=None) -> pd.DataFr
     voxel = float(np.prod(spacing))
     sizes, crack_voxels = dask.compute(label_counts(particles, n),
                                        label_counts(particles, n, where=phases == CRACK))
-    areas = interface_areas(phases, spacing=spacing, phase=ACTIVE, labels=particles)
+    areas = interface_areas(phases, spacing=spacing, phase=ACTIVE, labels=particles, smoothing=smoothing)
     by_facing = areas.pivot_table(index="label", columns="facing", values="area_um2",
                                   aggfunc="sum", fill_value=0.0)
-    envelope = label_surface_areas(particles, spacing=spacing).set_index("label").surface_area_um2
+    envelope = label_surface_areas(particles, spacing=spacing, smoothing=smoothing)
+    envelope = envelope.set_index("label").surface_area_um2
     labels = np.flatnonzero(sizes[1:]) + 1
     table = pd.DataFrame({"label": labels, "voxels": sizes[labels]})
     table["volume_um3"] = table.voxels * voxel
@@ -141,8 +144,14 @@ def particle_table(phases, particles, *, spacing=None, cracks=None) -> pd.DataFr
     return table
 
 
-def electrode_metrics(phases, particles, *, spacing=None, cracks=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def electrode_metrics(phases, particles, *, spacing=None, cracks=None, crack_labels=None,
+                      min_crack_volume: float = 0.0, smoothing: float = 0.8) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The composite-electrode metrics of docs/metrics.md, and the particle table.
+
+    With the crack labels and table of :func:`ssbimage.segment.segment_cracks`,
+    a particle is cracked when it holds a voxel of a crack of at least
+    ``min_crack_volume`` µm³ (specks of misclassified voxels are not cracks);
+    without them, when it holds any crack voxel.
 
     Returns ``(metrics, particles)``: a long table ``metric, value, unit``
     (fractions, ``contact_area``, ``active_surface_area``,
@@ -155,13 +164,19 @@ def electrode_metrics(phases, particles, *, spacing=None, cracks=None) -> tuple[
     voxel = float(np.prod(spacing))
     counts = _phase_counts(phases)
     sample_volume = counts[1:].sum() * voxel
-    table = particle_table(phases, particles, spacing=spacing, cracks=cracks)
+    if cracks is not None:
+        cracks = cracks[(cracks.volume >= min_crack_volume) & (cracks.host > 0)]
+    table = particle_table(phases, particles, spacing=spacing, cracks=cracks, smoothing=smoothing)
     contact = table.contact_area_um2.sum()
     exposed = table.active_surface_area_um2.sum()
     crack_area = table.crack_surface_area_um2.sum()
     am_volume = counts[ACTIVE] * voxel
     n = len(table)
-    cracked = int((table.crack_voxels > 0).sum())
+    if crack_labels is not None and cracks is not None:
+        shared = overlap_counts(particles, crack_labels)
+        cracked = int(shared[shared.second.isin(cracks.label)]["first"].nunique())
+    else:
+        cracked = int((table.crack_voxels > 0).sum())
     nan = float("nan")
     rows = [
         ("particle_count", n, "1"),
@@ -176,8 +191,8 @@ def electrode_metrics(phases, particles, *, spacing=None, cracks=None) -> tuple[
         ("cracked_particle_fraction", cracked / n if n else nan, "1"),
     ]
     if cracks is not None:
-        rows += [("crack_count", int((cracks.host > 0).sum()), "1"),
-                 ("cracks_per_particle", int((cracks.host > 0).sum()) / n if n else nan, "1")]
+        rows += [("crack_count", len(cracks), "1"),
+                 ("cracks_per_particle", len(cracks) / n if n else nan, "1")]
     diameters = table.equivalent_diameter_um.to_numpy()
     rows += [(f"particle_d{q}", float(np.percentile(diameters, q)) if n else nan, "µm") for q in (10, 50, 90)]
     return pd.concat([phase_fractions(phases), _rows(rows)], ignore_index=True), table

@@ -143,7 +143,10 @@ def analyze(source, spacing=None, config=None) -> Analysis:
         labels["particles"] = labels["particles"].persist()
         labels["voids"], voids = segment_voids(phases, spacing=spacing, min_volume=config.min_void_volume)
         labels["cracks"], cracks = segment_cracks(phases, labels["particles"], spacing=spacing)
-        metrics, particles = electrode_metrics(phases, labels["particles"], spacing=spacing, cracks=cracks)
+        metrics, particles = electrode_metrics(phases, labels["particles"], spacing=spacing, cracks=cracks,
+                                               crack_labels=labels["cracks"],
+                                               min_crack_volume=config.min_crack_volume,
+                                               smoothing=config.surface_smoothing)
         tables += [metrics, pd.DataFrame([
             ("void_count", len(voids), "1"),
             ("interfacial_void_count", int(voids.interfacial.sum()) if len(voids) else 0, "1")],

@@ -37,6 +37,11 @@ class AnalysisConfig:
         Must be true to load ``classifier``: it is a pickle, which can run code.
     min_void_volume : float
         Smaller voids are dropped, µm³.
+    min_crack_volume : float
+        Smaller crack components (specks of misread voxels) do not make a
+        particle cracked nor count as cracks, µm³. The default, 2 µm³, is 16
+        voxels of 0.5 µm: on the bundled cathode 57 of 60 predicted crack
+        components under it touch no true crack.
     surface_smoothing : float
         σ of the area estimator, voxels (:func:`ssbimage.measure.interface_areas`).
     """
@@ -47,12 +52,13 @@ class AnalysisConfig:
     classifier: str | None = None
     trust_classifier: bool = False
     min_void_volume: float = 0.0
+    min_crack_volume: float = 2.0
     surface_smoothing: float = 0.8
 
 
 _KINDS = {"sample": (str,), "denoise_sigma": (int, float), "thresholds": (list, tuple),
           "classifier": (str, os.PathLike), "trust_classifier": (bool,),
-          "min_void_volume": (int, float), "surface_smoothing": (int, float)}
+          "min_void_volume": (int, float), "min_crack_volume": (int, float), "surface_smoothing": (int, float)}
 
 
 def load_config(config=None, *, where=None) -> AnalysisConfig:
@@ -91,7 +97,7 @@ def load_config(config=None, *, where=None) -> AnalysisConfig:
         values["thresholds"] = tuple(float(t) for t in values["thresholds"])
     if "classifier" in values:
         values["classifier"] = os.fspath(values["classifier"])
-    for key in ("denoise_sigma", "min_void_volume", "surface_smoothing"):
+    for key in ("denoise_sigma", "min_void_volume", "min_crack_volume", "surface_smoothing"):
         if key in values and values[key] < 0:
             raise ConfigError(f"'{key}' must not be negative, got {values[key]}", where)
     return AnalysisConfig(**values)
