@@ -14,9 +14,8 @@ def cathode():
     ph = composite_cathode((96, 96, 96), 0.5, seed=4)
     phases = da.from_array(ph.phases.data.compute(), chunks=48)
     particles = da.from_array(ph.labels["particles"].data.compute(), chunks=48)
-    crack_labels, cracks = segment_cracks(phases, particles, spacing=0.5)
-    metrics, table = electrode_metrics(phases, particles, spacing=0.5, cracks=cracks,
-                                       crack_labels=crack_labels)
+    _, cracks = segment_cracks(phases, particles, spacing=0.5)
+    metrics, table = electrode_metrics(phases, particles, spacing=0.5, cracks=cracks)
     return ph, metrics.set_index("metric").value, table, ph.truth.set_index("metric").value
 
 

@@ -11,7 +11,7 @@ import dask
 import numpy as np
 import pandas as pd
 
-from .._arrays import as_dask, label_counts, overlap_counts
+from .._arrays import as_dask, label_counts
 from .._spacing import check_spacing
 from ._surfaces import interface_areas, label_surface_areas
 
@@ -144,14 +144,14 @@ def particle_table(phases, particles, *, spacing=None, cracks=None, smoothing: f
     return table
 
 
-def electrode_metrics(phases, particles, *, spacing=None, cracks=None, crack_labels=None,
+def electrode_metrics(phases, particles, *, spacing=None, cracks=None,
                       min_crack_volume: float = 0.0, smoothing: float = 0.8) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The composite-electrode metrics of docs/metrics.md, and the particle table.
 
-    With the crack labels and table of :func:`ssbimage.segment.segment_cracks`,
-    a particle is cracked when it holds a voxel of a crack of at least
-    ``min_crack_volume`` µm³ (specks of misclassified voxels are not cracks);
-    without them, when it holds any crack voxel.
+    A particle is cracked when it holds crack voxels, at least
+    ``min_crack_volume`` µm³ of them (a few misread voxels are not a crack);
+    ``crack_count`` counts the cracks of :func:`ssbimage.segment.segment_cracks`
+    (table ``cracks``) of at least that volume that lie in a particle.
 
     Returns ``(metrics, particles)``: a long table ``metric, value, unit``
     (fractions, ``contact_area``, ``active_surface_area``,
@@ -172,11 +172,8 @@ def electrode_metrics(phases, particles, *, spacing=None, cracks=None, crack_lab
     crack_area = table.crack_surface_area_um2.sum()
     am_volume = counts[ACTIVE] * voxel
     n = len(table)
-    if crack_labels is not None and cracks is not None:
-        shared = overlap_counts(particles, crack_labels)
-        cracked = int(shared[shared.second.isin(cracks.label)]["first"].nunique())
-    else:
-        cracked = int((table.crack_voxels > 0).sum())
+    crack_volume = table.crack_voxels * voxel
+    cracked = int(((crack_volume > 0) & (crack_volume >= min_crack_volume)).sum())
     nan = float("nan")
     rows = [
         ("particle_count", n, "1"),

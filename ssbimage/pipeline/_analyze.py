@@ -124,7 +124,7 @@ def analyze(source, spacing=None, config=None) -> Analysis:
     ['cracks', 'particles', 'phases', 'voids']
     """
     from .. import __version__
-    from ..measure import dendrite_metrics, electrode_metrics, phase_fractions
+    from ..measure import dendrite_metrics, electrode_metrics, phase_fractions, tortuosity_factor
     from ..segment import segment_cracks, segment_dendrites, segment_particles, segment_voids
 
     config = load_config(config)
@@ -144,13 +144,18 @@ def analyze(source, spacing=None, config=None) -> Analysis:
         labels["voids"], voids = segment_voids(phases, spacing=spacing, min_volume=config.min_void_volume)
         labels["cracks"], cracks = segment_cracks(phases, labels["particles"], spacing=spacing)
         metrics, particles = electrode_metrics(phases, labels["particles"], spacing=spacing, cracks=cracks,
-                                               crack_labels=labels["cracks"],
                                                min_crack_volume=config.min_crack_volume,
                                                smoothing=config.surface_smoothing)
         tables += [metrics, pd.DataFrame([
             ("void_count", len(voids), "1"),
             ("interfacial_void_count", int(voids.interfacial.sum()) if len(voids) else 0, "1")],
             columns=["metric", "value", "unit"])]
+        if config.tortuosity and phases.size <= config.tortuosity_max_voxels:
+            tau = tortuosity_factor(phases, phase=1, axis=0, spacing=spacing)
+            tables.append(tau.assign(metric="electrolyte_" + tau.metric))
+        elif config.tortuosity:
+            provenance["tortuosity"] = (f"not solved: {phases.size} voxels > tortuosity_max_voxels "
+                                        f"({config.tortuosity_max_voxels})")
     if config.sample in ("anode", "full-cell"):
         labels["dendrites"], dendrites = segment_dendrites(phases, spacing=spacing)
         if config.sample == "anode":

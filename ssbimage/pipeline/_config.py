@@ -38,12 +38,19 @@ class AnalysisConfig:
     min_void_volume : float
         Smaller voids are dropped, µm³.
     min_crack_volume : float
-        Smaller crack components (specks of misread voxels) do not make a
-        particle cracked nor count as cracks, µm³. The default, 2 µm³, is 16
-        voxels of 0.5 µm: on the bundled cathode 57 of 60 predicted crack
-        components under it touch no true crack.
+        A particle holding less crack than this is not cracked, and smaller
+        crack components are not counted, µm³: a few misread voxels are not
+        a crack. The default, 2 µm³, is 16 voxels of 0.5 µm: on the bundled
+        cathode 57 of 60 predicted crack components under it touch no true
+        crack, and the cracked particle fraction reads 0.23 (truth 0.20)
+        instead of 0.36.
     surface_smoothing : float
         σ of the area estimator, voxels (:func:`ssbimage.measure.interface_areas`).
+    tortuosity : bool
+        Solve the electrolyte's through-thickness tortuosity factor (cathode,
+        full cell) when the volume has at most ``tortuosity_max_voxels``: the
+        solve is in memory (about 30 s and 1 GiB at 128³).
+    tortuosity_max_voxels : int
     """
 
     sample: str
@@ -54,11 +61,14 @@ class AnalysisConfig:
     min_void_volume: float = 0.0
     min_crack_volume: float = 2.0
     surface_smoothing: float = 0.8
+    tortuosity: bool = True
+    tortuosity_max_voxels: int = 2 ** 22
 
 
 _KINDS = {"sample": (str,), "denoise_sigma": (int, float), "thresholds": (list, tuple),
           "classifier": (str, os.PathLike), "trust_classifier": (bool,),
-          "min_void_volume": (int, float), "min_crack_volume": (int, float), "surface_smoothing": (int, float)}
+          "min_void_volume": (int, float), "min_crack_volume": (int, float), "surface_smoothing": (int, float),
+          "tortuosity": (bool,), "tortuosity_max_voxels": (int,)}
 
 
 def load_config(config=None, *, where=None) -> AnalysisConfig:
