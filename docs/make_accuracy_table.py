@@ -24,7 +24,8 @@ import numpy as np
 from scipy import ndimage
 
 from ssbimage.filters import match_peaks
-from ssbimage.segment import PixelClassifier, segment_dendrites, segment_particles
+from ssbimage.measure import dendrite_metrics, electrode_metrics
+from ssbimage.segment import PixelClassifier, segment_cracks, segment_dendrites, segment_particles
 from ssbimage.synth import (
     XCTModel,
     anode_interface,
@@ -39,16 +40,29 @@ ROOT = Path(__file__).resolve().parents[1]
 SPACING = 0.5
 FLOORS = {"se": 0.97, "am": 0.97, "void": 0.90, "crack": 0.80, "dendrite": 0.85,
           "count": 0.03, "matched": 0.95}
+# the metrics issue's floors, end to end: (absolute or relative error, bound)
+METRIC_FLOORS = {"void_fraction": ("abs", 0.005), "contact_fraction": ("abs", 0.03),
+                 "contact_area": ("rel", 0.05), "crack_density": ("rel", 0.20),
+                 "cracked_particle_fraction": ("abs", 0.1), "particle_count": ("rel", 0.03)}
 
 
 def xct(cnr, seed):
     return XCTModel.for_electrolyte("sulfide", cnr=cnr, seed=seed)
 
 
-def cathode_scores(phases, image, truth_particles, classifier):
+def measured_metrics(predicted, particles, truth):
+    """Image → phases → instances → metrics, as `ssbimage.analyze` runs it, beside the truth."""
+    _, cracks = segment_cracks(predicted, particles, spacing=SPACING)
+    found, _ = electrode_metrics(predicted, particles, spacing=SPACING, cracks=cracks, min_crack_volume=2.0)
+    found, truth = found.set_index("metric").value, truth.set_index("metric").value
+    return {name: (float(found[name]), float(truth[name])) for name in METRIC_FLOORS}
+
+
+def cathode_scores(phases, image, truth_particles, classifier, truth=None):
     predicted = classifier.predict(image).compute()
     dice = phase_dice(predicted, phases, codes=(1, 2, 3, 4))
     particles, n = segment_particles(predicted, spacing=SPACING)
+    particles = particles.compute()
     matches = match_instances(particles, truth_particles)
     # the watershed alone: the same on the true phase map
     exact, n_exact = segment_particles(phases, spacing=SPACING)
@@ -64,7 +78,8 @@ def cathode_scores(phases, image, truth_particles, classifier):
             "true_particles": len(matches), "count_error": n / len(matches) - 1,
             "matched": float(matches.matched.mean()),
             "exact_count_error": n_exact / len(matches) - 1,
-            "exact_matched": float(exact_matches.matched.mean())}
+            "exact_matched": float(exact_matches.matched.mean()),
+            "metrics": None if truth is None else measured_metrics(predicted, particles, truth)}
 
 
 def anode_annotations(phantom):
@@ -91,7 +106,12 @@ def anode_scores(phantom, classifier):
     found, true = labels > 0, truth > 0
     hit = [bool(found[truth == k].any()) for k in np.unique(truth) if k]
     false = [k for k in range(1, len(table) + 1) if not true[labels == k].any()]
-    return {"dendrite": 2 * np.count_nonzero(found & true) / (np.count_nonzero(found) + np.count_nonzero(true)),
+    measured = dendrite_metrics(predicted, table, spacing=SPACING).set_index("metric").value
+    expected = phantom.truth.set_index("metric").value
+    return {"dendrite_count": (int(measured["dendrite_count"]), int(expected["dendrite_count"])),
+            "penetration": (float(measured["dendrite_max_penetration"]),
+                            float(expected["dendrite_max_penetration"])),
+            "dendrite": 2 * np.count_nonzero(found & true) / (np.count_nonzero(found) + np.count_nonzero(true)),
             "found": f"{sum(hit)}/{len(hit)}", "all_found": all(hit), "reported": len(table),
             "pores_as_dendrites": sum(bool(pores[labels == k].any()) for k in false),
             "li": phase_dice(predicted, phantom.phases.data, codes=(5,))[5]}
@@ -113,17 +133,17 @@ def cathode_rows(train_size, size, log):
             test = composite_cathode((size,) * 3, SPACING, seed=seed, xct=xct(cnr, seed))
             start = time.perf_counter()
             scores = cathode_scores(test.phases.data.compute(), test.image.data,
-                                    test.labels["particles"].data.compute(), classifier)
+                                    test.labels["particles"].data.compute(), classifier, test.truth)
             rows.append((f"{setting}, seed {seed}", scores))
             log(f"  seed {seed}: {scores} ({time.perf_counter() - start:.0f} s)")
         if cnr == 8.0:
             series = cycling_series("cathode", 4, shape=(size,) * 3, spacing=SPACING, seed=5)
             first, last = series[0], series[len(series) - 1]
             truth = (last.phases.data.compute(), last.labels["particles"].data.compute())
-            drifted = cathode_scores(*truth[:1], last.image.data, truth[1], classifier)
+            drifted = cathode_scores(*truth[:1], last.image.data, truth[1], classifier, last.truth)
             rows.append((f"series scan 4 (cycle {series.cycles[-1]}), drift uncorrected", drifted))
             normalised = match_peaks(last.image.data, first.image.data)
-            matched = cathode_scores(*truth[:1], normalised, truth[1], classifier)
+            matched = cathode_scores(*truth[:1], normalised, truth[1], classifier, last.truth)
             rows.append((f"series scan 4 (cycle {series.cycles[-1]}), grey peaks matched to scan 1", matched))
             log(f"  series: drifted {drifted}\n  series: matched {matched}")
     return rows
@@ -174,6 +194,44 @@ NOTES = [
     "  scale (void Dice 0.929 against 0.927 uncorrected here; `match_histogram` instead",
     "  distorts the grey levels because the cycled cell holds more void than the pristine one).",
 ]
+
+
+def metric_error(name, found, expected):
+    kind, bound = METRIC_FLOORS[name]
+    error = found - expected if kind == "abs" else found / expected - 1
+    text = f"{100 * error:+.2f} pp" if kind == "abs" and name == "void_fraction" else \
+        (f"{error:+.3f}" if kind == "abs" else f"{100 * error:+.1f} %")
+    return f"{found:.4g} / {expected:.4g} ({text}){'' if abs(error) <= bound else ' ✗'}"
+
+
+def metric_lines(cathode, anode):
+    names = list(METRIC_FLOORS)
+    floors = ", ".join(f"`{n}` within {b * 100:g} {'pp' if n == 'void_fraction' else '%'}"
+                       if k == "rel" or n == "void_fraction" else f"`{n}` within {b}"
+                       for n, (k, b) in METRIC_FLOORS.items())
+    lines = [
+        "",
+        "## Metrics end to end (image → classifier → instances → `ssbimage.measure`)",
+        "",
+        "As `ssbimage.analyze` computes them (cracks under 2 µm³ do not make a particle cracked),",
+        f"measured / truth (error). Floors of the metrics issue: {floors}; on the anode,",
+        "`dendrite_count` exact and `dendrite_max_penetration` within 2 voxels. Areas: docs/metrics.md",
+        "explains the contact area's shortfall (electrolyte in sub-voxel crevices, 3.9 % of the true",
+        "contact, is invisible in any voxel map).",
+        "",
+        "| Setting | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
+    for name, s in cathode:
+        if s.get("metrics"):
+            lines.append(f"| {name} | " + " | ".join(metric_error(n, *s["metrics"][n]) for n in names) + " |")
+    lines += ["", "| Setting | dendrite_count | dendrite_max_penetration (µm) |", "|---|---|---|"]
+    for name, s in anode:
+        (count, true_count), (depth, true_depth) = s["dendrite_count"], s["penetration"]
+        lines.append(f"| {name} | {count} / {true_count}{'' if count == true_count else ' ✗'} "
+                     f"| {depth:.2f} / {true_depth:.2f} ({depth - true_depth:+.2f})"
+                     f"{'' if abs(depth - true_depth) <= 2 * SPACING else ' ✗'} |")
+    return lines
 
 
 def markdown(size, cathode_size, cathode, anode, seconds):
@@ -227,7 +285,7 @@ def markdown(size, cathode_size, cathode, anode, seconds):
             f"| {name} | {s['dendrite']:.3f}{mark(s['dendrite'], f['dendrite'])} "
             f"| {s['found']}{'' if s['all_found'] else ' ✗'} | {s['reported']} "
             f"| {s['pores_as_dendrites']}{' ✗' if s['pores_as_dendrites'] else ''} | {s['li']:.3f} |")
-    lines += NOTES + [
+    lines += metric_lines(cathode, anode) + NOTES + [
         "",
         f"Machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()};",
         f"the whole table took {seconds / 60:.0f} minutes.",
