@@ -2,9 +2,11 @@
 
 import dask.array as da
 import numpy as np
+import pandas as pd
 import pytest
 
-from ssbimage.measure import dendrite_metrics, electrode_metrics, phase_fractions, porosity_profile
+from ssbimage.measure import (dendrite_metrics, electrode_metrics, phase_fractions, porosity_profile,
+                              region_fractions)
 from ssbimage.segment import segment_cracks, segment_dendrites
 from ssbimage.synth import anode_interface, composite_cathode
 
@@ -64,6 +66,29 @@ def test_fractions_and_profile_on_a_layered_sample():
     assert np.isnan(profile.void_fraction[0])
     assert profile.void_fraction[5] == 0.5 and profile.total_porosity[6] == 0.25
     assert profile.position_um[4] == 2.0
+
+
+def test_region_fractions_equal_those_of_the_crops(cathode):
+    ph = cathode[0]
+    phases = ph.phases.data
+    regions = np.zeros(phases.shape, np.uint8)
+    regions[:40, :, :50] = 1
+    regions[60:, 30:, :] = 2
+    table = region_fractions(da.from_array(phases.compute(), chunks=(31, 96, 40)), regions).set_index("region")
+    for region, crop in ((1, phases[:40, :, :50]), (2, phases[60:, 30:, :])):
+        expected = phase_fractions(crop).set_index("metric").value
+        assert table.void_fraction[region] == pytest.approx(expected["void_fraction"], rel=1e-12)
+        assert table.total_porosity[region] == pytest.approx(expected["total_porosity"], rel=1e-12)
+    assert list(table.index) == [1, 2]
+
+
+def test_chunks_do_not_change_the_particle_table(cathode):
+    ph = cathode[0]
+    phases, particles = ph.phases.data.compute(), ph.labels["particles"].data.compute()
+    whole = electrode_metrics(phases, particles, spacing=0.5)[1]
+    cut = electrode_metrics(da.from_array(phases, chunks=(40, 29, 96)),
+                            da.from_array(particles, chunks=(40, 29, 96)), spacing=0.5)[1]
+    pd.testing.assert_frame_equal(whole, cut, rtol=1e-9)
 
 
 def test_dendrite_metrics_against_the_truth():
