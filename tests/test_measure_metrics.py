@@ -42,7 +42,7 @@ def test_areas_against_the_analytic_truth(cathode):
 def test_particle_table_matches_the_objects(cathode):
     ph, _, table, _ = cathode
     objects = ph.objects.query("kind == 'particle' and voxels > 0").set_index("label")
-    joined = table.set_index("label").join(objects, rsuffix="_true", how="inner")
+    joined = table.merge(objects.reset_index(), on="label", suffixes=("", "_true")).set_index("label")
     assert len(joined) == len(table) == len(objects)
     np.testing.assert_array_equal(joined.voxels, joined.voxels_true)
     big = joined[joined.contact_area_um2_true > 50]
