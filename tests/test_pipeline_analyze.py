@@ -99,3 +99,17 @@ def test_cli_analyze_anode_sample_prints_metrics_beside_the_truth(tmp_path, caps
     np.testing.assert_array_equal(open_volume(image).data.compute(), before)  # input untouched
     assert main(["analyze", str(image), "--sample", "anode", "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_full_cell_reports_particles_and_dendrites():
+    from ssbimage.cli import make_sample
+
+    ph = make_sample("full-cell", [64], seed=3)
+    result = analyze(ph.image.data, spacing=0.5, config={"sample": "full-cell"})
+    names = set(result.metrics.metric)
+    assert {"particle_count", "contact_fraction", "dendrite_count", "dendrite_max_penetration"} <= names
+    assert result.value("particle_count") > 10 and result.value("dendrite_count") >= 1
+    # the tallest dendrite (found by thresholds alone) within 2 voxels of the truth
+    assert result.value("dendrite_max_penetration") == pytest.approx(ph.truth_value("dendrite_max_penetration"), abs=1.0)
+    assert "full cell" in result.provenance["tortuosity"]
+    assert sorted(result.labels) == ["cracks", "dendrites", "particles", "phases", "voids"]

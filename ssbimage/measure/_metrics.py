@@ -254,14 +254,25 @@ def dendrite_metrics(phases, dendrites: pd.DataFrame, *, spacing=None) -> pd.Dat
         ``dendrite_length``, ``dendrite_branch_points``,
         ``dendrite_max_penetration`` (µm above the interface),
         ``electrolyte_thickness`` (interface to the top of the last z-slice
-        that is at least half electrolyte), ``dendrite_penetration_fraction``.
+        that is at least half electrolyte and holds under 1 % active
+        material: the separator of a full cell), ``dendrite_penetration_fraction``.
     """
     spacing = check_spacing(getattr(phases, "spacing", 1.0) if spacing is None else spacing, 3)
     phases = as_dask(phases)
-    share = ((phases == ELECTROLYTE).sum(axis=(1, 2)) / (phases.shape[1] * phases.shape[2])).compute()
-    electrolyte = np.flatnonzero(share >= 0.5)
+    area = phases.shape[1] * phases.shape[2]
+    electrolyte, active = dask.compute((phases == ELECTROLYTE).sum(axis=(1, 2)) / area,
+                                       (phases == ACTIVE).sum(axis=(1, 2)) / area)
     interface = float(dendrites.attrs.get("interface_um", np.nan))
-    thickness = (electrolyte[-1] + 0.5) * spacing[0] - interface if len(electrolyte) else np.nan
+    # the separator: from the interface up to the last slice before the
+    # electrolyte thins out or a cathode layer begins (1 % active material)
+    above = np.arange(len(electrolyte)) * spacing[0] > interface
+    ends = np.flatnonzero(above & ((electrolyte < 0.5) | (active >= 0.01)))
+    first_above = np.flatnonzero(above)
+    if not len(first_above):
+        thickness = np.nan
+    else:
+        top = (ends[0] if len(ends) else len(electrolyte)) - 0.5
+        thickness = top * spacing[0] - interface
     penetration = float(dendrites.penetration_um.max()) if len(dendrites) else 0.0
     return _rows([
         ("dendrite_count", len(dendrites), "1"),

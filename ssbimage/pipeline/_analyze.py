@@ -150,7 +150,9 @@ def analyze(source, spacing=None, config=None) -> Analysis:
             ("void_count", len(voids), "1"),
             ("interfacial_void_count", int(voids.interfacial.sum()) if len(voids) else 0, "1")],
             columns=["metric", "value", "unit"])]
-        if config.tortuosity and phases.size <= config.tortuosity_max_voxels:
+        if config.tortuosity and config.sample == "full-cell":
+            provenance["tortuosity"] = "not solved for a full cell: crop the cathode layer and call tortuosity_factor"
+        elif config.tortuosity and phases.size <= config.tortuosity_max_voxels:
             tau = tortuosity_factor(phases, phase=1, axis=0, spacing=spacing)
             tables.append(tau.assign(metric="electrolyte_" + tau.metric))
         elif config.tortuosity:
