@@ -30,13 +30,13 @@ def test_counted_metrics_equal_the_truth(cathode):
 
 
 def test_areas_against_the_analytic_truth(cathode):
-    """Sub-voxel electrolyte in the crevices between touching particles is invisible to any
-    voxel estimator: contact area measured 6 % low on exact maps, the fraction within 0.005."""
+    """Sub-voxel electrolyte in the crevices between touching particles (~4 % of the contact)
+    is invisible to any voxel estimator: the areas read 3–4 % low on exact maps."""
     _, found, _, truth = cathode
     assert found["contact_fraction"] == pytest.approx(truth["contact_fraction"], abs=0.01)
-    assert found["contact_area"] == pytest.approx(truth["contact_area"], rel=0.10)
-    assert found["active_surface_area"] == pytest.approx(truth["active_surface_area"], rel=0.10)
-    assert found["crack_density"] == pytest.approx(truth["crack_density"], rel=0.15)
+    assert found["contact_area"] == pytest.approx(truth["contact_area"], rel=0.05)
+    assert found["active_surface_area"] == pytest.approx(truth["active_surface_area"], rel=0.05)
+    assert found["crack_density"] == pytest.approx(truth["crack_density"], rel=0.10)
 
 
 def test_particle_table_matches_the_objects(cathode):

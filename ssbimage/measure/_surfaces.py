@@ -39,19 +39,24 @@ from scipy import ndimage
 from .._arrays import as_dask
 from .._spacing import check_spacing
 
-__all__ = ["gap_voxels", "interface_areas", "label_surface_areas"]
+__all__ = ["curvature_factors", "gap_voxels", "interface_areas", "label_surface_areas"]
 
 UNRESOLVED = 255  # a triangle whose two probes do not straddle the phase
 
 
 def _sigmas(smoothing, spacing):
-    """Smoothing σ per axis in voxels: ``smoothing`` voxels of the finest axis, in µm."""
+    """Smoothing σ per axis in voxels: ``smoothing`` voxels of the coarsest axis, in µm.
+
+    Isotropic in µm, and wide enough to smooth the coarse axis's terraces
+    (the curvature correction undoes what it costs on the fine axes).
+    """
     spacing = np.asarray(spacing, float)
-    return tuple(float(smoothing) * spacing.min() / spacing)
+    return tuple(float(smoothing) * spacing.max() / spacing)
 
 
 def _halo(sigmas, probe) -> tuple:
-    return tuple(math.ceil(4 * s) + max(math.ceil(probe + 1), 2) + 1 for s in sigmas)
+    # smoothing reach, probes, and second derivatives interpolated at the centroids
+    return tuple(math.ceil(4 * s) + max(math.ceil(probe + 1), 2) + 3 for s in sigmas)
 
 
 _DIRECTIONS = [d for d in itertools.product((-1, 0, 1), repeat=3) if d > (0, 0, 0)]
@@ -129,6 +134,43 @@ def _triangles(field, spacing):
     return corners.mean(axis=1)[keep], cross[keep] / length[keep, None], areas[keep]
 
 
+def curvature_factors(field, centroids, spacing, sigma_um):
+    """Per triangle: 1 / (area ratio of the smoothed level set to the surface it came from).
+
+    Gaussian smoothing by σ moves a surface along its normal by about
+    ½ σ² (k₁ + k₂) (the heat equation is mean-curvature motion at first
+    order), so a sphere of radius r shrinks by σ²/r and its area by
+    (1 − σ²/r²)². The principal curvatures are read from the smoothed field's
+    gradient and Hessian (µm, trilinear at each centroid), and the area
+    element of the parallel surface, 1 − δ(k₁ + k₂) + δ²k₁k₂ with
+    δ = ½σ²(k₁ + k₂), is divided out. Needs 3 voxels of valid field around
+    the centroids.
+    """
+    s = np.asarray(spacing, float)
+    points = centroids.T
+
+    def at(values):
+        return ndimage.map_coordinates(values, points, order=1, mode="nearest")
+
+    gradient = np.gradient(field.astype(np.float64), *s)
+    normal = np.stack([at(g) for g in gradient], axis=1)
+    hessian = np.empty((len(centroids), 3, 3))
+    for i in range(3):
+        second = np.gradient(gradient[i], *s)
+        for j in range(3):
+            hessian[:, i, j] = at(second[j])
+    hessian = 0.5 * (hessian + hessian.transpose(0, 2, 1))
+    length = np.maximum(np.linalg.norm(normal, axis=1), 1e-12)
+    normal /= length[:, None]
+    tangent = np.eye(3) - normal[:, :, None] * normal[:, None, :]
+    # shape operator of the level set, outward normal pointing down the field
+    shape = -(tangent @ hessian @ tangent) / length[:, None, None]
+    mean2 = np.trace(shape, axis1=1, axis2=2)
+    gauss = 0.5 * (mean2 ** 2 - np.einsum("nij,nji->n", shape, shape))
+    shift = 0.5 * sigma_um ** 2 * mean2
+    return 1.0 / np.clip(1 - shift * mean2 + shift ** 2 * gauss, 0.5, 2.0)
+
+
 def _probe(block, points):
     index = np.rint(points).astype(np.intp)
     for axis in range(3):
@@ -137,7 +179,7 @@ def _probe(block, points):
 
 
 def _block_areas(phases, labels, origin_in_block, core, at_end, phase, sigmas, spacing, probe,
-                 gap_level):
+                 gap_level, curvature):
     """Rows (label, facing phase, area in 2⁻³² µm²) for the triangles of one block's owned cells."""
     mask = phases == phase
     field = ndimage.gaussian_filter(mask.astype(np.float32), sigmas, mode="nearest", truncate=4.0)
@@ -149,6 +191,8 @@ def _block_areas(phases, labels, origin_in_block, core, at_end, phase, sigmas, s
     if not len(areas):
         return np.empty((0, 3), np.int64)
     centroids = centroids + np.array([s.start for s in owned])
+    if curvature:
+        areas = areas * curvature_factors(field, centroids, spacing, sigmas[0] * spacing[0])
     outside = np.full(len(areas), UNRESOLVED, np.int64)
     owner = np.zeros(len(areas), np.int64)
     todo = np.arange(len(areas))
@@ -194,7 +238,7 @@ def _haloed_blocks(arrays, halo):
 
 def interface_areas(phases, *, spacing=None, phase: int = 2, labels=None,
                     smoothing: float = 0.8, probe: float = 0.75,
-                    gap_level: float | None = 0.1) -> pd.DataFrame:
+                    gap_level: float | None = 0.1, curvature_correction: bool = True) -> pd.DataFrame:
     """Area of one phase's surface, split by the phase it faces (and by instance label).
 
     Parameters
@@ -210,7 +254,7 @@ def interface_areas(phases, *, spacing=None, phase: int = 2, labels=None,
         the label of the voxel just inside it.
     smoothing : float
         σ of the Gaussian applied to the phase indicator, in voxels of the
-        finest axis (halo ``ceil(4 σ) + 2``).
+        coarsest axis (halo ``ceil(4 σ) + 5`` voxels).
     probe : float
         Distance in voxels along the surface normal at which the phase on
         either side is read (half a voxel and a voxel farther where the
@@ -218,6 +262,10 @@ def interface_areas(phases, *, spacing=None, phase: int = 2, labels=None,
     gap_level : float or None
         Cap of the smoothed field on gap voxels (:func:`gap_voxels`) so that
         thin gaps keep both faces; ``None`` smooths them away.
+    curvature_correction : bool
+        Undo the smoothing's shrinkage of curved surfaces
+        (:func:`curvature_factors`): a sphere of r = 5 voxels reads −5 %
+        without, within 1 % with it.
 
     Returns
     -------
@@ -241,7 +289,8 @@ def interface_areas(phases, *, spacing=None, phase: int = 2, labels=None,
     sigmas = _sigmas(smoothing, spacing)
     halo = _halo(sigmas, probe)
     parts = [dask.delayed(_block_areas)(blocks[0], blocks[1] if labels is not None else None, halo,
-                                        core, at_end, phase, sigmas, spacing, probe, gap_level)
+                                        core, at_end, phase, sigmas, spacing, probe, gap_level,
+                                        curvature_correction)
              for blocks, core, at_end in _haloed_blocks(arrays, halo)]
     rows = np.concatenate(dask.compute(*parts)) if parts else np.empty((0, 3), np.int64)
     table = pd.DataFrame(rows, columns=["label", "facing", "area_um2"])
@@ -249,9 +298,9 @@ def interface_areas(phases, *, spacing=None, phase: int = 2, labels=None,
     return table.assign(area_um2=table.area_um2 / FIXED_POINT)
 
 
-def _block_label_areas(labels, origin_in_block, core, at_end, sigmas, spacing):
+def _block_label_areas(labels, origin_in_block, core, at_end, sigmas, spacing, curvature):
     owned = _owned_cells(labels.shape, origin_in_block, core, at_end)
-    pad = tuple(math.ceil(4 * s) + 1 for s in sigmas)
+    pad = tuple(math.ceil(4 * s) + 3 for s in sigmas)
     rows = []
     for k, box in enumerate(ndimage.find_objects(labels), start=1):
         if box is None:
@@ -265,13 +314,17 @@ def _block_label_areas(labels, origin_in_block, core, at_end, sigmas, spacing):
         field = ndimage.gaussian_filter((labels[wide] == k).astype(np.float32), sigmas, mode="nearest",
                                         truncate=4.0)
         inner = tuple(slice(a - w.start, b - w.start) for a, b, w in zip(lo, hi, wide))
-        _, _, areas = _triangles(field[inner], spacing)
+        centroids, _, areas = _triangles(field[inner], spacing)
+        if len(areas) and curvature:
+            centroids = centroids + np.array([i.start for i in inner])
+            areas = areas * curvature_factors(field, centroids, spacing, sigmas[0] * spacing[0])
         if len(areas):
             rows.append((k, int(np.rint(areas * FIXED_POINT).astype(np.int64).sum())))
     return np.array(rows, np.int64).reshape(-1, 2)
 
 
-def label_surface_areas(labels, *, spacing=None, smoothing: float = 0.8) -> pd.DataFrame:
+def label_surface_areas(labels, *, spacing=None, smoothing: float = 0.8,
+                        curvature_correction: bool = True) -> pd.DataFrame:
     """Whole surface area of each instance (its envelope), chunk by chunk.
 
     Each label's indicator is smoothed and meshed like :func:`interface_areas`,
@@ -285,7 +338,9 @@ def label_surface_areas(labels, *, spacing=None, smoothing: float = 0.8) -> pd.D
     spacing : float or (3,) floats, optional
         Voxel size in µm.
     smoothing : float
-        σ of the Gaussian, in voxels of the finest axis.
+        σ of the Gaussian, in voxels of the coarsest axis.
+    curvature_correction : bool
+        As for :func:`interface_areas`.
 
     Returns
     -------
@@ -299,7 +354,7 @@ def label_surface_areas(labels, *, spacing=None, smoothing: float = 0.8) -> pd.D
     >>> ball = (((z - 15.5) ** 2 + (y - 15.5) ** 2 + (x - 15.5) ** 2) <= 100).astype(np.uint32)
     >>> area = label_surface_areas(ball).surface_area_um2[0]
     >>> round(float(area / (4 * np.pi * 100)), 2)
-    1.0
+    1.01
     """
     spacing = check_spacing(getattr(labels, "spacing", 1.0) if spacing is None else spacing, 3)
     labels = as_dask(labels)
@@ -307,7 +362,8 @@ def label_surface_areas(labels, *, spacing=None, smoothing: float = 0.8) -> pd.D
         labels = labels.astype(np.uint8)
     sigmas = _sigmas(smoothing, spacing)
     halo = _halo(sigmas, 0)
-    parts = [dask.delayed(_block_label_areas)(blocks[0], halo, core, at_end, sigmas, spacing)
+    parts = [dask.delayed(_block_label_areas)(blocks[0], halo, core, at_end, sigmas, spacing,
+                                              curvature_correction)
              for blocks, core, at_end in _haloed_blocks([labels], halo)]
     rows = np.concatenate(dask.compute(*parts)) if parts else np.empty((0, 2), np.int64)
     table = pd.DataFrame(rows, columns=["label", "surface_area_um2"])
