@@ -54,7 +54,8 @@ def sphere_scene():
 def test_analyze_a_ball_half_in_contact(tmp_path):
     image = sphere_scene()
     result = analyze(image, spacing=0.5, config={"sample": "cathode", "thresholds": [1000, 2500],
-                                                 "denoise_sigma": 0})
+                                                 "denoise_sigma": 0, "scratch_dir": str(tmp_path)})
+    assert any(p.name.startswith("ssbimage-") for p in tmp_path.iterdir())  # checkpoints, not RAM
     value = result.value
     assert value("particle_count") == 1 and value("crack_count") == 0
     zone = 2 * np.pi * 10 * (20.3 + 10 - 19.5)    # voxels of the ball above the gap's top face

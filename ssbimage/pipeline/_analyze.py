@@ -6,11 +6,13 @@ import dataclasses
 import datetime
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._spacing import check_spacing
 from ..volume import Volume
 from ._config import AnalysisConfig, load_config
 
@@ -43,6 +45,7 @@ class Analysis:
     labels: dict
     spacing: tuple
     provenance: dict
+    scratch: object = dataclasses.field(default=None, repr=False)  # keeps the checkpoints alive
 
     def value(self, metric: str) -> float:
         """One metric's value."""
@@ -75,13 +78,28 @@ class Analysis:
 
 def _open(source, spacing) -> Volume:
     if isinstance(source, Volume):
-        return source if spacing is None else source.with_spacing(spacing) \
-            if hasattr(source, "with_spacing") else Volume(source.data, tuple(spacing), "µm", source.name)
+        if spacing is None:
+            return source
+        return dataclasses.replace(source, spacing=check_spacing(spacing, 3), unit="µm")
     if isinstance(source, (str, os.PathLike)):
         from ..io import open_volume
 
         return open_volume(source, spacing)
     return Volume.from_array(source, spacing)
+
+
+def _checkpoint(array, scratch, name):
+    """Write a lazy array to a Zarr store in the scratch folder and read it back lazily.
+
+    Later steps read it many times; recomputing the classifier or the
+    watershed each time would be slow, and holding the result in memory
+    would not scale (a 2048³ phase map is 8 GiB).
+    """
+    import dask.array as da
+
+    path = Path(scratch.name) / f"{name}.zarr"
+    array.to_zarr(str(path), overwrite=True)
+    return da.from_zarr(str(path))
 
 
 def _phases(image, spacing, config: AnalysisConfig, provenance):
@@ -134,13 +152,14 @@ def analyze(source, spacing=None, config=None) -> Analysis:
                   "shape": list(volume.shape), "spacing_um": list(spacing), "unit": volume.unit,
                   "config": dataclasses.asdict(config),
                   "started": datetime.datetime.now(datetime.timezone.utc).isoformat()}
-    phases = _phases(volume.data, spacing, config, provenance).persist()
+    scratch = tempfile.TemporaryDirectory(prefix="ssbimage-", dir=config.scratch_dir)
+    phases = _checkpoint(_phases(volume.data, spacing, config, provenance), scratch, "phases")
     labels = {"phases": phases}
     tables = []
     particles = pd.DataFrame()
     if config.sample in ("cathode", "full-cell"):
-        labels["particles"], _ = segment_particles(phases, spacing=spacing)
-        labels["particles"] = labels["particles"].persist()
+        particles_lazy, _ = segment_particles(phases, spacing=spacing)
+        labels["particles"] = _checkpoint(particles_lazy, scratch, "particles")
         labels["voids"], voids = segment_voids(phases, spacing=spacing, min_volume=config.min_void_volume)
         labels["cracks"], cracks = segment_cracks(phases, labels["particles"], spacing=spacing)
         metrics, particles = electrode_metrics(phases, labels["particles"], spacing=spacing, cracks=cracks,
@@ -166,4 +185,4 @@ def analyze(source, spacing=None, config=None) -> Analysis:
     metrics = pd.concat(tables, ignore_index=True).drop_duplicates("metric")
     metrics["value"] = metrics.value.astype(float)
     provenance["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
-    return Analysis(metrics.reset_index(drop=True), particles, labels, spacing, provenance)
+    return Analysis(metrics.reset_index(drop=True), particles, labels, spacing, provenance, scratch)

@@ -51,6 +51,10 @@ class AnalysisConfig:
         full cell) when the volume has at most ``tortuosity_max_voxels``: the
         solve is in memory (about 30 s and 1 GiB at 128³).
     tortuosity_max_voxels : int
+    scratch_dir : str, optional
+        Where the phase map and particle labels are checkpointed as Zarr
+        during the run (default the system's temporary folder); they take
+        about 5 bytes per voxel.
     """
 
     sample: str
@@ -63,12 +67,13 @@ class AnalysisConfig:
     surface_smoothing: float = 0.8
     tortuosity: bool = True
     tortuosity_max_voxels: int = 2 ** 22
+    scratch_dir: str | None = None
 
 
 _KINDS = {"sample": (str,), "denoise_sigma": (int, float), "thresholds": (list, tuple),
           "classifier": (str, os.PathLike), "trust_classifier": (bool,),
           "min_void_volume": (int, float), "min_crack_volume": (int, float), "surface_smoothing": (int, float),
-          "tortuosity": (bool,), "tortuosity_max_voxels": (int,)}
+          "tortuosity": (bool,), "tortuosity_max_voxels": (int,), "scratch_dir": (str, os.PathLike)}
 
 
 def load_config(config=None, *, where=None) -> AnalysisConfig:
@@ -105,8 +110,9 @@ def load_config(config=None, *, where=None) -> AnalysisConfig:
     values = dict(config)
     if values.get("thresholds") is not None:
         values["thresholds"] = tuple(float(t) for t in values["thresholds"])
-    if "classifier" in values:
-        values["classifier"] = os.fspath(values["classifier"])
+    for key in ("classifier", "scratch_dir"):
+        if key in values:
+            values[key] = os.fspath(values[key])
     for key in ("denoise_sigma", "min_void_volume", "min_crack_volume", "surface_smoothing"):
         if key in values and values[key] < 0:
             raise ConfigError(f"'{key}' must not be negative, got {values[key]}", where)
