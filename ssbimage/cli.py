@@ -140,7 +140,10 @@ def cmd_analyze(args) -> int:
     vol = _open(args)
     start = time.perf_counter()
     result = analyze(vol, config=_config_from_args(args))
-    out = result.save(args.out, overwrite=args.overwrite)
+    try:
+        out = result.save(args.out, overwrite=args.overwrite)
+    finally:
+        result.close()
     truth = None
     if args.truth:
         try:

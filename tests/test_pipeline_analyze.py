@@ -78,6 +78,8 @@ def test_analyze_a_ball_half_in_contact(tmp_path):
     assert '"thresholds"' in (out / "provenance.json").read_text(encoding="utf-8")
     with pytest.raises(OutputExistsError):
         result.save(out)
+    result.close()
+    assert not any(tmp_path.glob("ssbimage-*"))  # the checkpoints are gone
 
 
 def test_a_classifier_is_loaded_only_when_trusted(tmp_path):

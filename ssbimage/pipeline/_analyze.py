@@ -6,7 +6,9 @@ import dataclasses
 import datetime
 import json
 import os
+import shutil
 import tempfile
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +47,15 @@ class Analysis:
     labels: dict
     spacing: tuple
     provenance: dict
-    scratch: object = dataclasses.field(default=None, repr=False)  # keeps the checkpoints alive
+    scratch: object = dataclasses.field(default=None, repr=False)  # removes the checkpoints
+
+    def close(self) -> None:
+        """Delete the run's scratch checkpoints (also done when the Analysis is garbage-collected).
+
+        The lazy ``labels`` read from them: save first, or keep the Analysis.
+        """
+        if self.scratch is not None:
+            self.scratch()
 
     def value(self, metric: str) -> float:
         """One metric's value."""
@@ -97,7 +107,7 @@ def _checkpoint(array, scratch, name):
     """
     import dask.array as da
 
-    path = Path(scratch.name) / f"{name}.zarr"
+    path = Path(scratch) / f"{name}.zarr"
     array.to_zarr(str(path), overwrite=True)
     return da.from_zarr(str(path))
 
@@ -152,7 +162,7 @@ def analyze(source, spacing=None, config=None) -> Analysis:
                   "shape": list(volume.shape), "spacing_um": list(spacing), "unit": volume.unit,
                   "config": dataclasses.asdict(config),
                   "started": datetime.datetime.now(datetime.timezone.utc).isoformat()}
-    scratch = tempfile.TemporaryDirectory(prefix="ssbimage-", dir=config.scratch_dir)
+    scratch = tempfile.mkdtemp(prefix="ssbimage-", dir=config.scratch_dir)
     phases = _checkpoint(_phases(volume.data, spacing, config, provenance), scratch, "phases")
     labels = {"phases": phases}
     tables = []
@@ -185,4 +195,6 @@ def analyze(source, spacing=None, config=None) -> Analysis:
     metrics = pd.concat(tables, ignore_index=True).drop_duplicates("metric")
     metrics["value"] = metrics.value.astype(float)
     provenance["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
-    return Analysis(metrics.reset_index(drop=True), particles, labels, spacing, provenance, scratch)
+    result = Analysis(metrics.reset_index(drop=True), particles, labels, spacing, provenance)
+    result.scratch = weakref.finalize(result, shutil.rmtree, scratch, True)
+    return result
