@@ -305,7 +305,8 @@ def main(argv=None):
     start = time.perf_counter()
     cathode = cathode_rows(args.size, args.cathode_size, print)
     anode = anode_rows(args.size, print)
-    args.out.write_text(markdown(args.size, args.cathode_size, cathode, anode, time.perf_counter() - start), encoding="utf-8")
+    text = markdown(args.size, args.cathode_size, cathode, anode, time.perf_counter() - start)
+    args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out}")
 
 

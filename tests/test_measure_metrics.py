@@ -5,8 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ssbimage.measure import (dendrite_metrics, electrode_metrics, phase_fractions, porosity_profile,
-                              region_fractions)
+from ssbimage.measure import (
+    dendrite_metrics,
+    electrode_metrics,
+    phase_fractions,
+    porosity_profile,
+    region_fractions,
+)
 from ssbimage.segment import segment_cracks, segment_dendrites
 from ssbimage.synth import anode_interface, composite_cathode
 

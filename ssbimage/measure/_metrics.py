@@ -15,7 +15,8 @@ from .._arrays import as_dask, label_counts
 from .._spacing import check_spacing
 from ._surfaces import interface_areas, label_surface_areas
 
-__all__ = ["phase_fractions", "region_fractions", "porosity_profile", "particle_table", "electrode_metrics", "dendrite_metrics"]
+__all__ = ["phase_fractions", "region_fractions", "porosity_profile", "particle_table", "electrode_metrics",
+           "dendrite_metrics"]
 
 ELECTROLYTE, ACTIVE, VOID, CRACK, LITHIUM = 1, 2, 3, 4, 5
 

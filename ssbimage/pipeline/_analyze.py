@@ -11,7 +11,6 @@ import tempfile
 import weakref
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .._spacing import check_spacing
@@ -152,8 +151,18 @@ def analyze(source, spacing=None, config=None) -> Analysis:
     ['cracks', 'particles', 'phases', 'voids']
     """
     from .. import __version__
-    from ..measure import dendrite_metrics, electrode_metrics, phase_fractions, tortuosity_factor
-    from ..segment import segment_cracks, segment_dendrites, segment_particles, segment_voids
+    from ..measure import (
+        dendrite_metrics,
+        electrode_metrics,
+        phase_fractions,
+        tortuosity_factor,
+    )
+    from ..segment import (
+        segment_cracks,
+        segment_dendrites,
+        segment_particles,
+        segment_voids,
+    )
 
     config = load_config(config)
     volume = _open(source, spacing)
