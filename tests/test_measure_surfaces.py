@@ -1,4 +1,4 @@
-"""Interface areas against closed forms: spheres, planes, a thin crack; chunk invariance."""
+"""Interface and envelope areas against closed forms: spheres, planes, thin cracks; chunk invariance."""
 
 import dask.array as da
 import numpy as np
@@ -24,23 +24,28 @@ def test_sphere_of_radius_10_voxels_within_2_percent(centre):
     areas = interface_areas(phases, spacing=0.5)
     assert area_facing(areas, 1) == pytest.approx(exact, rel=0.02)
     assert set(areas.facing) == {1}
-    envelope = label_surface_areas(phases == 2, spacing=0.5).surface_area_um2[0]
-    assert envelope == pytest.approx(exact, rel=0.02)
+    assert label_surface_areas(phases == 2, spacing=0.5).surface_area_um2[0] == pytest.approx(exact, rel=0.02)
 
 
-@pytest.mark.parametrize("slope, tolerance", [
-    ((0.0, 0.0), 0.001), ((0.3, 0.3), 0.01), ((0.6, 0.2), 0.01), ((1.0, 1.0), 0.01),
-    # near an axis the voxel terraces are wider than the smoothing: measured +1.9 %, +2.5 %
-    ((0.1, 0.05), 0.03), ((0.2, 0.0), 0.03)])
-def test_flat_interface(slope, tolerance):
-    """A plane z = a y + b x + c across the whole volume; the mesh spans voxel centres 0..n-1."""
+@pytest.mark.parametrize("slope", [(0.0, 0.0), (0.05, 0.0), (0.1, 0.05), (0.2, 0.0), (0.3, 0.3),
+                                   (0.6, 0.2), (1.0, 1.0)])
+def test_flat_interface_within_1_percent(slope):
+    """A plane z = a y + b x + c, measured over the central N × N columns (labelled 1).
+
+    A face between a central column and an outer one belongs to the column of
+    its active-material voxel: on average half of them, as the area on the
+    boundary of the central region.
+    """
     a, b = slope
-    n = 64
-    z, y, x = np.ogrid[:2 * n, :n, :n]
-    phases = np.where(z <= a * (y - n / 2) + b * (x - n / 2) + n + 0.37, 2, 1).astype(np.uint8)
-    exact = (n - 1) ** 2 * np.hypot(1, np.hypot(a, b))
-    measured = area_facing(interface_areas(phases, spacing=1.0), 1)
-    assert measured == pytest.approx(exact, rel=tolerance)
+    n, pad = 48, 12
+    z, y, x = np.ogrid[:2 * n, :n + 2 * pad, :n + 2 * pad]
+    plane = z <= a * (y - pad - n / 2) + b * (x - pad - n / 2) + n + 0.37
+    phases = np.where(plane, 2, 1).astype(np.uint8)
+    central = np.zeros(phases.shape, np.uint8)
+    central[:, pad:pad + n, pad:pad + n] = 1
+    areas = interface_areas(phases, spacing=1.0, labels=central)
+    measured = areas.loc[areas.label == 1, "area_um2"].sum()
+    assert measured == pytest.approx(n * n * np.hypot(1, np.hypot(a, b)), rel=0.01)
 
 
 def test_each_side_of_a_sphere_goes_to_the_phase_it_faces():
@@ -53,7 +58,6 @@ def test_each_side_of_a_sphere_goes_to_the_phase_it_faces():
     cap = 2 * np.pi * 10.0 * (20.2 + 10.0 - 20.5)  # zone area 2π r h
     assert area_facing(areas, 1) == pytest.approx(cap, rel=0.02)
     assert area_facing(areas, 3) == pytest.approx(4 * np.pi * 100 - cap, rel=0.02)
-    assert area_facing(areas, 255) < 0.005 * cap
 
 
 def test_anisotropic_spacing():
@@ -63,18 +67,19 @@ def test_anisotropic_spacing():
     assert measured == pytest.approx(4 * np.pi * 100, rel=0.02)
 
 
-@pytest.mark.parametrize("width, tolerance", [(2.0, 0.05), (1.5, 0.06), (1.0, 0.15)])
+@pytest.mark.parametrize("width, tolerance", [(2.0, 0.05), (1.5, 0.05), (1.0, 0.1)])
 def test_thin_crack_keeps_both_faces(width, tolerance):
-    """A crack through an active-material slab: two faces of its area (1 voxel: measured −12 %)."""
+    """A crack through an active-material slab: two faces of its area.
+
+    Measured +2.9 %, +0.5 %, +7.5 % for 2, 1.5 and 1 voxel: the normals of a
+    one-voxel gap come from a 0.8-voxel smoothing, which its staircase tilts.
+    """
     phases = np.full((40, 40, 40), 2, np.uint8)
     z, y, x = np.ogrid[:40, :40, :40]
     phases[np.broadcast_to(np.abs(z - 20 - 0.4 * (y - 20)) <= width / 2, phases.shape)] = 4
     areas = interface_areas(phases, spacing=1.0)
-    mid = 39 ** 2 * np.hypot(1, 0.4)
+    mid = 40 ** 2 * np.hypot(1, 0.4)
     assert area_facing(areas, 4) == pytest.approx(2 * mid, rel=tolerance)
-    if width == 1.0:  # the gap rule keeps what smoothing loses
-        smoothed = area_facing(interface_areas(phases, spacing=1.0, gap_level=None), 4)
-        assert smoothed < area_facing(areas, 4) - 0.2 * mid
 
 
 def test_chunks_do_not_change_areas():

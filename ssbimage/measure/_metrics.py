@@ -13,7 +13,8 @@ import pandas as pd
 
 from .._arrays import as_dask, label_counts
 from .._spacing import check_spacing
-from ._surfaces import interface_areas, label_surface_areas
+from ._faces import interface_areas
+from ._surfaces import label_surface_areas
 
 __all__ = ["phase_fractions", "region_fractions", "porosity_profile", "particle_table", "electrode_metrics",
            "dendrite_metrics"]
@@ -117,7 +118,7 @@ def _labels_on_faces(labels) -> np.ndarray:
     return np.unique(np.concatenate([np.unique(f.compute()) for f in faces]))
 
 
-def particle_table(phases, particles, *, spacing=None, cracks=None, smoothing: float = 0.8) -> pd.DataFrame:
+def particle_table(phases, particles, *, spacing=None, cracks=None, smoothing: float = 2.0) -> pd.DataFrame:
     """One row per particle: size, shape, contact with the electrolyte, cracks.
 
     Parameters
@@ -133,7 +134,7 @@ def particle_table(phases, particles, *, spacing=None, cracks=None, smoothing: f
         The crack table of :func:`ssbimage.segment.segment_cracks` (``host``
         column): gives ``crack_count``.
     smoothing : float
-        σ of the area estimator in voxels (:func:`interface_areas`).
+        σ of the interface normals in voxels (:func:`interface_areas`).
 
     Returns
     -------
@@ -157,7 +158,7 @@ def particle_table(phases, particles, *, spacing=None, cracks=None, smoothing: f
     areas = interface_areas(phases, spacing=spacing, phase=ACTIVE, labels=particles, smoothing=smoothing)
     by_facing = areas.pivot_table(index="label", columns="facing", values="area_um2",
                                   aggfunc="sum", fill_value=0.0)
-    envelope = label_surface_areas(particles, spacing=spacing, smoothing=smoothing)
+    envelope = label_surface_areas(particles, spacing=spacing)
     envelope = envelope.set_index("label").surface_area_um2
     labels = np.flatnonzero(sizes[1:]) + 1
     table = pd.DataFrame({"label": labels, "voxels": sizes[labels]})
@@ -185,7 +186,7 @@ def particle_table(phases, particles, *, spacing=None, cracks=None, smoothing: f
 
 
 def electrode_metrics(phases, particles, *, spacing=None, cracks=None,
-                      min_crack_volume: float = 0.0, smoothing: float = 0.8) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      min_crack_volume: float = 0.0, smoothing: float = 2.0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The composite-electrode metrics of docs/metrics.md, and the particle table.
 
     A particle is cracked when it holds crack voxels, at least

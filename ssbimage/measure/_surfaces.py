@@ -1,28 +1,18 @@
-"""Interface areas by marching cubes on a smoothed phase indicator, chunk by chunk.
+"""Whole surfaces of instances by marching cubes, and the chunking helpers of area sums.
 
-Counting voxel faces overestimates a curved surface's area by about half
-(a sphere's by 50 %, an oblique plane's by up to 73 %). Here the indicator of
-one phase is smoothed with a Gaussian of ``smoothing`` voxels and its 0.5
-level set is meshed (scikit-image's marching cubes). With the default 0.8
-voxel the mesh is within about 1 % of a sphere's area at r = 10 voxels and of
-a plane's at any orientation (docs/metrics.md, tests/test_measure_surfaces.py).
+:func:`label_surface_areas` meshes the 0.5 level set of each instance's
+indicator smoothed with σ = 0.8 voxel (scikit-image marching cubes), inside
+the instance's box in each block, and divides each triangle's area by the
+smoothing's mean-curvature shrinkage (:func:`curvature_factors`): a sphere
+of r = 10 voxels within 1 %, of r = 5 within 0.5 %. It gives the envelope
+area behind a particle's sphericity. Interfaces between phases are measured
+by :func:`ssbimage.measure.interface_areas` (voxel faces with estimated
+normals), which also keeps thin gaps and attributes every face exactly.
 
-Smoothing would also close gaps one or two voxels wide (a crack, the
-electrolyte in a crevice between two particles) and lose both of their faces.
-So the smoothed field is capped at ``gap_level`` on every voxel of the other
-phases that lies between two voxels of the phase along one of the 13 lattice
-directions, at most two voxels apart. A convex shape or a half-space has no
-such voxel, so the cap leaves the analytic cases alone.
-
-Each triangle is then classified the way the phantoms' ground truth is: the
-voxel just outside it (``probe`` voxels along its normal) says which phase the
-surface faces, the voxel just inside which particle it belongs to.
-
-Chunking: every block is read with a halo of ``ceil(4 σ) + 2`` voxels, so
-the smoothed field near a block face equals the whole volume's, and meshes
-the marching-cubes cells whose lowest corner lies in the block (one voxel
-beyond its upper faces, none beyond the volume's): every cell, so every
-triangle, is counted in exactly one block.
+Chunking: every block is read with a halo and meshes the marching-cubes
+cells whose lowest corner lies in it (one voxel beyond its upper faces, none
+beyond the volume's): every cell is counted in exactly one block. Vertices
+are re-interpolated in float64 and areas summed as integers of 2⁻³² µm².
 """
 
 from __future__ import annotations
@@ -39,10 +29,7 @@ from scipy import ndimage
 from .._arrays import as_dask
 from .._spacing import check_spacing
 
-__all__ = ["curvature_factors", "gap_voxels", "interface_areas", "label_surface_areas"]
-
-UNRESOLVED = 255  # a triangle whose two probes do not straddle the phase
-
+__all__ = ["curvature_factors", "gap_voxels", "label_surface_areas"]
 
 def _sigmas(smoothing, spacing):
     """Smoothing σ per axis in voxels: ``smoothing`` voxels of the coarsest axis, in µm.
@@ -54,9 +41,9 @@ def _sigmas(smoothing, spacing):
     return tuple(float(smoothing) * spacing.max() / spacing)
 
 
-def _halo(sigmas, probe) -> tuple:
-    # smoothing reach, probes, and second derivatives interpolated at the centroids
-    return tuple(math.ceil(4 * s) + max(math.ceil(probe + 1), 2) + 3 for s in sigmas)
+def _halo(sigmas) -> tuple:
+    # smoothing reach, and second derivatives interpolated at the centroids
+    return tuple(math.ceil(4 * s) + 5 for s in sigmas)
 
 
 _DIRECTIONS = [d for d in itertools.product((-1, 0, 1), repeat=3) if d > (0, 0, 0)]
@@ -171,47 +158,6 @@ def curvature_factors(field, centroids, spacing, sigma_um):
     return 1.0 / np.clip(1 - shift * mean2 + shift ** 2 * gauss, 0.5, 2.0)
 
 
-def _probe(block, points):
-    index = np.rint(points).astype(np.intp)
-    for axis in range(3):
-        np.clip(index[:, axis], 0, block.shape[axis] - 1, out=index[:, axis])
-    return block[tuple(index.T)]
-
-
-def _block_areas(phases, labels, origin_in_block, core, at_end, phase, sigmas, spacing, probe,
-                 gap_level, curvature):
-    """Rows (label, facing phase, area in 2⁻³² µm²) for the triangles of one block's owned cells."""
-    mask = phases == phase
-    field = ndimage.gaussian_filter(mask.astype(np.float32), sigmas, mode="nearest", truncate=4.0)
-    if gap_level is not None:
-        gap = gap_voxels(mask)
-        field[gap] = np.minimum(field[gap], gap_level)
-    owned = _owned_cells(phases.shape, origin_in_block, core, at_end)
-    centroids, normals, areas = _triangles(field[owned], spacing)
-    if not len(areas):
-        return np.empty((0, 3), np.int64)
-    centroids = centroids + np.array([s.start for s in owned])
-    if curvature:
-        areas = areas * curvature_factors(field, centroids, spacing, sigmas[0] * spacing[0])
-    outside = np.full(len(areas), UNRESOLVED, np.int64)
-    owner = np.zeros(len(areas), np.int64)
-    todo = np.arange(len(areas))
-    for distance in (probe, probe + 0.5, probe + 1.0):  # farther where a probe is ambiguous
-        ahead = centroids[todo] + distance * normals[todo]
-        behind = centroids[todo] - distance * normals[todo]
-        phase_ahead, phase_behind = _probe(phases, ahead), _probe(phases, behind)
-        outward = (phase_behind == phase) & (phase_ahead != phase)
-        inward = (phase_ahead == phase) & (phase_behind != phase)
-        done = outward | inward
-        outside[todo[done]] = np.where(outward, phase_ahead, phase_behind)[done]
-        if labels is not None:
-            owner[todo[done]] = np.where(outward, _probe(labels, behind), _probe(labels, ahead))[done]
-        todo = todo[~done]
-        if not len(todo):
-            break
-    return _sum_by_key(np.column_stack([owner, outside]), areas)
-
-
 def _sum_by_key(keys, areas):
     """Rows (key..., summed area) with areas as exact integer multiples of 2⁻³² µm²."""
     keys, inverse = np.unique(keys, axis=0, return_inverse=True)
@@ -234,68 +180,6 @@ def _haloed_blocks(arrays, halo):
         core = tuple(chunks[a][i] - 2 * halo[a] for a, i in enumerate(idx))
         at_end = tuple(i == len(c) - 1 for i, c in zip(idx, chunks))
         yield [d[n] for d in delayed], core, at_end
-
-
-def interface_areas(phases, *, spacing=None, phase: int = 2, labels=None,
-                    smoothing: float = 0.8, probe: float = 0.75,
-                    gap_level: float | None = 0.1, curvature_correction: bool = True) -> pd.DataFrame:
-    """Area of one phase's surface, split by the phase it faces (and by instance label).
-
-    Parameters
-    ----------
-    phases : (Z, Y, X) uint8 array or Volume
-        Phase map (DESIGN.md codes); NumPy or Dask, any chunking.
-    spacing : float or (3,) floats, optional
-        Voxel size in µm (default: a Volume's, else 1).
-    phase : int
-        The phase whose surface is measured (2 = active material).
-    labels : (Z, Y, X) integer array, optional
-        Instance labels (e.g. particles): each surface element is credited to
-        the label of the voxel just inside it.
-    smoothing : float
-        σ of the Gaussian applied to the phase indicator, in voxels of the
-        coarsest axis (halo ``ceil(4 σ) + 5`` voxels).
-    probe : float
-        Distance in voxels along the surface normal at which the phase on
-        either side is read (half a voxel and a voxel farther where the
-        first two probes do not straddle the surface).
-    gap_level : float or None
-        Cap of the smoothed field on gap voxels (:func:`gap_voxels`) so that
-        thin gaps keep both faces; ``None`` smooths them away.
-    curvature_correction : bool
-        Undo the smoothing's shrinkage of curved surfaces
-        (:func:`curvature_factors`): a sphere of r = 5 voxels reads −5 %
-        without, within 1 % with it.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``label, facing, area_um2``: one row per (label, facing phase), 0 as
-        the label without ``labels``; ``facing = 255`` gathers the few
-        triangles whose two probes do not straddle the surface (features
-        thinner than the probe distance).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> phases = np.ones((20, 20, 20), np.uint8); phases[10:] = 2   # a flat AM | SE interface
-    >>> areas = interface_areas(phases, spacing=0.5)
-    >>> areas[["facing", "area_um2"]].round(2).values.tolist()
-    [[1.0, 90.25]]
-    """
-    spacing = check_spacing(getattr(phases, "spacing", 1.0) if spacing is None else spacing, 3)
-    phases = as_dask(phases)
-    arrays = [phases] if labels is None else [phases, as_dask(labels).rechunk(phases.chunks)]
-    sigmas = _sigmas(smoothing, spacing)
-    halo = _halo(sigmas, probe)
-    parts = [dask.delayed(_block_areas)(blocks[0], blocks[1] if labels is not None else None, halo,
-                                        core, at_end, phase, sigmas, spacing, probe, gap_level,
-                                        curvature_correction)
-             for blocks, core, at_end in _haloed_blocks(arrays, halo)]
-    rows = np.concatenate(dask.compute(*parts)) if parts else np.empty((0, 3), np.int64)
-    table = pd.DataFrame(rows, columns=["label", "facing", "area_um2"])
-    table = table.groupby(["label", "facing"], as_index=False)["area_um2"].sum()
-    return table.assign(area_um2=table.area_um2 / FIXED_POINT)
 
 
 def _block_label_areas(labels, origin_in_block, core, at_end, sigmas, spacing, curvature):
@@ -327,8 +211,8 @@ def label_surface_areas(labels, *, spacing=None, smoothing: float = 0.8,
                         curvature_correction: bool = True) -> pd.DataFrame:
     """Whole surface area of each instance (its envelope), chunk by chunk.
 
-    Each label's indicator is smoothed and meshed like :func:`interface_areas`,
-    inside the label's bounding box in each block, so faces shared with a
+    Each label's indicator is smoothed and meshed (module notes), inside
+    the label's bounding box in each block, so faces shared with a
     touching neighbour count for both. Surfaces stop at the volume's faces:
     an instance cut by them has an open, smaller surface.
 
@@ -340,7 +224,7 @@ def label_surface_areas(labels, *, spacing=None, smoothing: float = 0.8,
     smoothing : float
         σ of the Gaussian, in voxels of the coarsest axis.
     curvature_correction : bool
-        As for :func:`interface_areas`.
+        Undo the smoothing's shrinkage of curved surfaces (:func:`curvature_factors`).
 
     Returns
     -------
@@ -361,7 +245,7 @@ def label_surface_areas(labels, *, spacing=None, smoothing: float = 0.8,
     if labels.dtype == bool:
         labels = labels.astype(np.uint8)
     sigmas = _sigmas(smoothing, spacing)
-    halo = _halo(sigmas, 0)
+    halo = _halo(sigmas)
     parts = [dask.delayed(_block_label_areas)(blocks[0], halo, core, at_end, sigmas, spacing,
                                               curvature_correction)
              for blocks, core, at_end in _haloed_blocks([labels], halo)]

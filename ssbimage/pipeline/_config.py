@@ -45,7 +45,8 @@ class AnalysisConfig:
         crack, and the cracked particle fraction reads 0.23 (truth 0.20)
         instead of 0.36.
     surface_smoothing : float
-        σ of the area estimator, voxels (:func:`ssbimage.measure.interface_areas`).
+        σ of the surface normals of the area estimator, voxels
+        (:func:`ssbimage.measure.interface_areas`).
     tortuosity : bool
         Solve the electrolyte's through-thickness tortuosity factor (cathode,
         full cell) when the volume has at most ``tortuosity_max_voxels``: the
@@ -64,7 +65,7 @@ class AnalysisConfig:
     trust_classifier: bool = False
     min_void_volume: float = 0.0
     min_crack_volume: float = 2.0
-    surface_smoothing: float = 0.8
+    surface_smoothing: float = 2.0
     tortuosity: bool = True
     tortuosity_max_voxels: int = 2 ** 22
     scratch_dir: str | None = None
