@@ -1,5 +1,6 @@
 """Measurements that reduce a volume to numbers and tables, chunk by chunk."""
 
+from ._faces import interface_areas
 from ._intensity import intensity_histogram, intensity_summary
 from ._metrics import (
     dendrite_metrics,
@@ -9,7 +10,6 @@ from ._metrics import (
     porosity_profile,
     region_fractions,
 )
-from ._faces import interface_areas
 from ._surfaces import curvature_factors, gap_voxels, label_surface_areas
 from ._tortuosity import tortuosity_factor
 

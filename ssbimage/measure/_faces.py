@@ -36,16 +36,11 @@ from scipy import ndimage
 
 from .._arrays import as_dask
 from .._spacing import check_spacing
-from ._surfaces import FIXED_POINT, _haloed_blocks, _sum_by_key, gap_voxels
+from ._surfaces import FIXED_POINT, _haloed_blocks, _sigmas, _sum_by_key, gap_voxels
 
 __all__ = ["interface_areas"]
 
 DISTANCE_CLIP = 8.0  # voxels of the coarsest axis
-
-
-def _sigmas(smoothing, spacing):
-    """σ per axis in voxels: ``smoothing`` voxels of the coarsest axis, isotropic in µm."""
-    return tuple(float(smoothing) * spacing.max() / spacing)
 
 
 def _signed_distance(mask, spacing):
