@@ -45,7 +45,11 @@ def phase_fractions(phases) -> pd.DataFrame:
     >>> float(phase_fractions(phases).set_index("metric").value["total_porosity"])
     0.046875
     """
-    counts = _phase_counts(phases)
+    return _fraction_rows(_phase_counts(phases))
+
+
+def _fraction_rows(counts) -> pd.DataFrame:
+    """The :func:`phase_fractions` table from voxel counts per phase 0..5."""
     sample = counts[1:].sum()
     share = counts / sample if sample else np.full(6, np.nan)
     return _rows([
@@ -233,7 +237,7 @@ def electrode_metrics(phases, particles, *, spacing=None, cracks=None,
                  ("cracks_per_particle", len(cracks) / n if n else nan, "1")]
     diameters = table.equivalent_diameter_um.to_numpy()
     rows += [(f"particle_d{q}", float(np.percentile(diameters, q)) if n else nan, "µm") for q in (10, 50, 90)]
-    return pd.concat([phase_fractions(phases), _rows(rows)], ignore_index=True), table
+    return pd.concat([_fraction_rows(counts), _rows(rows)], ignore_index=True), table
 
 
 def dendrite_metrics(phases, dendrites: pd.DataFrame, *, spacing=None) -> pd.DataFrame:

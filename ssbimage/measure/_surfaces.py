@@ -72,7 +72,7 @@ def gap_voxels(mask):
     return gap & ~mask
 
 
-def _owned_cells(shape, halo, core, at_end):
+def _owned_cells(halo, core, at_end):
     """Slices of a haloed block holding its voxels plus one beyond each inner upper face."""
     return tuple(slice(h, h + n + (0 if end else 1)) for h, n, end in zip(halo, core, at_end))
 
@@ -101,11 +101,11 @@ def _on_cell_edges(verts, field):
 
 
 def _triangles(field, spacing):
-    """Centroids (voxels), unit normals (voxels) and areas (µm²) of the 0.5 level set."""
+    """Centroids (voxels) and areas (µm²) of the triangles of the 0.5 level set."""
     from skimage.measure import marching_cubes
 
     if field.min() >= 0.5 or field.max() < 0.5 or min(field.shape) < 2:
-        return np.empty((0, 3)), np.empty((0, 3)), np.empty(0)
+        return np.empty((0, 3)), np.empty(0)
     verts, faces, _, _ = marching_cubes(field, 0.5, allow_degenerate=False)
     base, step = _on_cell_edges(verts, field)
     # edges as integer differences plus float64 steps: the same in any block
@@ -116,9 +116,8 @@ def _triangles(field, spacing):
     s = np.asarray(spacing, float)
     # a triangle's area vector scales with the product of the other two spacings
     areas = 0.5 * np.linalg.norm(cross * np.array([s[1] * s[2], s[0] * s[2], s[0] * s[1]]), axis=1)
-    length = np.linalg.norm(cross, axis=1)
-    keep = length > 0
-    return corners.mean(axis=1)[keep], cross[keep] / length[keep, None], areas[keep]
+    keep = areas > 0
+    return corners.mean(axis=1)[keep], areas[keep]
 
 
 def curvature_factors(field, centroids, spacing, sigma_um):
@@ -183,7 +182,7 @@ def _haloed_blocks(arrays, halo):
 
 
 def _block_label_areas(labels, origin_in_block, core, at_end, sigmas, spacing, curvature):
-    owned = _owned_cells(labels.shape, origin_in_block, core, at_end)
+    owned = _owned_cells(origin_in_block, core, at_end)
     pad = tuple(math.ceil(4 * s) + 3 for s in sigmas)
     rows = []
     for k, box in enumerate(ndimage.find_objects(labels), start=1):
@@ -198,7 +197,7 @@ def _block_label_areas(labels, origin_in_block, core, at_end, sigmas, spacing, c
         field = ndimage.gaussian_filter((labels[wide] == k).astype(np.float32), sigmas, mode="nearest",
                                         truncate=4.0)
         inner = tuple(slice(a - w.start, b - w.start) for a, b, w in zip(lo, hi, wide))
-        centroids, _, areas = _triangles(field[inner], spacing)
+        centroids, areas = _triangles(field[inner], spacing)
         if len(areas) and curvature:
             centroids = centroids + np.array([i.start for i in inner])
             areas = areas * curvature_factors(field, centroids, spacing, sigmas[0] * spacing[0])

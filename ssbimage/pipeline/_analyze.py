@@ -201,7 +201,7 @@ def analyze(source, spacing=None, config=None) -> Analysis:
         if config.sample == "anode":
             tables.append(phase_fractions(phases))
         tables.append(dendrite_metrics(phases, dendrites, spacing=spacing))
-    metrics = pd.concat(tables, ignore_index=True).drop_duplicates("metric")
+    metrics = pd.concat(tables, ignore_index=True)
     metrics["value"] = metrics.value.astype(float)
     provenance["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
     result = Analysis(metrics.reset_index(drop=True), particles, labels, spacing, provenance)
