@@ -84,7 +84,9 @@ def test_analyze_a_ball_half_in_contact(tmp_path):
 
 def test_a_classifier_is_loaded_only_when_trusted(tmp_path):
     with pytest.raises(SsbImageError, match="pickle"):
-        analyze(sphere_scene(), spacing=0.5, config={"sample": "cathode", "classifier": str(tmp_path / "m.joblib")})
+        analyze(sphere_scene(), spacing=0.5, config={"sample": "cathode", "classifier": str(tmp_path / "m.joblib"),
+                                                     "scratch_dir": str(tmp_path)})
+    assert not any(tmp_path.glob("ssbimage-*"))  # a failed run leaves no checkpoints behind
 
 
 def test_cli_analyze_anode_sample_prints_metrics_beside_the_truth(tmp_path, capsys):

@@ -125,53 +125,11 @@ def _phases(image, spacing, config: AnalysisConfig, provenance):
     return phases
 
 
-def analyze(source, spacing=None, config=None) -> Analysis:
-    """Segment a volume and measure it: the whole analysis in one call.
+def _segment_and_measure(volume, spacing, config: AnalysisConfig, provenance, scratch):
+    """The run itself: label images, the particle table and the metric tables."""
+    from ..measure import dendrite_metrics, electrode_metrics, phase_fractions, tortuosity_factor
+    from ..segment import segment_cracks, segment_dendrites, segment_particles, segment_voids
 
-    Parameters
-    ----------
-    source : path, NumPy/Dask array or Volume
-        The grey-value volume (any format :func:`ssbimage.io.open_volume` reads).
-    spacing : float or (z, y, x) floats, optional
-        Voxel size in µm; default the file's.
-    config : dict, TOML path or AnalysisConfig, optional
-        Settings (:class:`~ssbimage.pipeline.AnalysisConfig`); ``sample`` is
-        the one every user sets (default ``"cathode"``).
-
-    Returns
-    -------
-    Analysis
-
-    Examples
-    --------
-    >>> from ssbimage.synth import composite_cathode
-    >>> ph = composite_cathode((48, 48, 48), 0.5, seed=3)
-    >>> result = analyze(ph.image.data, spacing=0.5, config={"sample": "cathode"})
-    >>> sorted(result.labels)
-    ['cracks', 'particles', 'phases', 'voids']
-    """
-    from .. import __version__
-    from ..measure import (
-        dendrite_metrics,
-        electrode_metrics,
-        phase_fractions,
-        tortuosity_factor,
-    )
-    from ..segment import (
-        segment_cracks,
-        segment_dendrites,
-        segment_particles,
-        segment_voids,
-    )
-
-    config = load_config(config)
-    volume = _open(source, spacing)
-    spacing = tuple(float(s) for s in volume.spacing)
-    provenance = {"ssbimage": __version__, "source": volume.source, "name": volume.name,
-                  "shape": list(volume.shape), "spacing_um": list(spacing), "unit": volume.unit,
-                  "config": dataclasses.asdict(config),
-                  "started": datetime.datetime.now(datetime.timezone.utc).isoformat()}
-    scratch = tempfile.mkdtemp(prefix="ssbimage-", dir=config.scratch_dir)
     phases = _checkpoint(_phases(volume.data, spacing, config, provenance), scratch, "phases")
     labels = {"phases": phases}
     tables = []
@@ -201,6 +159,49 @@ def analyze(source, spacing=None, config=None) -> Analysis:
         if config.sample == "anode":
             tables.append(phase_fractions(phases))
         tables.append(dendrite_metrics(phases, dendrites, spacing=spacing))
+    return labels, particles, tables
+
+
+def analyze(source, spacing=None, config=None) -> Analysis:
+    """Segment a volume and measure it: the whole analysis in one call.
+
+    Parameters
+    ----------
+    source : path, NumPy/Dask array or Volume
+        The grey-value volume (any format :func:`ssbimage.io.open_volume` reads).
+    spacing : float or (z, y, x) floats, optional
+        Voxel size in µm; default the file's.
+    config : dict, TOML path or AnalysisConfig, optional
+        Settings (:class:`~ssbimage.pipeline.AnalysisConfig`); ``sample`` is
+        the one every user sets (default ``"cathode"``).
+
+    Returns
+    -------
+    Analysis
+
+    Examples
+    --------
+    >>> from ssbimage.synth import composite_cathode
+    >>> ph = composite_cathode((48, 48, 48), 0.5, seed=3)
+    >>> result = analyze(ph.image.data, spacing=0.5, config={"sample": "cathode"})
+    >>> sorted(result.labels)
+    ['cracks', 'particles', 'phases', 'voids']
+    """
+    from .. import __version__
+
+    config = load_config(config)
+    volume = _open(source, spacing)
+    spacing = tuple(float(s) for s in volume.spacing)
+    provenance = {"ssbimage": __version__, "source": volume.source, "name": volume.name,
+                  "shape": list(volume.shape), "spacing_um": list(spacing), "unit": volume.unit,
+                  "config": dataclasses.asdict(config),
+                  "started": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+    scratch = tempfile.mkdtemp(prefix="ssbimage-", dir=config.scratch_dir)
+    try:
+        labels, particles, tables = _segment_and_measure(volume, spacing, config, provenance, scratch)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)  # a failed run leaves no checkpoints behind
+        raise
     metrics = pd.concat(tables, ignore_index=True)
     metrics["value"] = metrics.value.astype(float)
     provenance["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
