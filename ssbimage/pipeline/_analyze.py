@@ -8,7 +8,9 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import weakref
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -111,6 +113,17 @@ def _checkpoint(array, scratch, name):
     return da.from_zarr(str(path))
 
 
+@contextmanager
+def _stage(provenance, name):
+    """Time one stage into ``provenance["stage_seconds"]`` (wall clock, s)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds = provenance.setdefault("stage_seconds", {})
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+
+
 def _phases(image, spacing, config: AnalysisConfig, provenance):
     from ..filters import gaussian
     from ..segment import load_classifier, threshold_phases
@@ -130,18 +143,23 @@ def _segment_and_measure(volume, spacing, config: AnalysisConfig, provenance, sc
     from ..measure import dendrite_metrics, electrode_metrics, phase_fractions, tortuosity_factor
     from ..segment import segment_cracks, segment_dendrites, segment_particles, segment_voids
 
-    phases = _checkpoint(_phases(volume.data, spacing, config, provenance), scratch, "phases")
+    with _stage(provenance, "phases"):
+        phases = _checkpoint(_phases(volume.data, spacing, config, provenance), scratch, "phases")
     labels = {"phases": phases}
     tables = []
     particles = pd.DataFrame()
     if config.sample in ("cathode", "full-cell"):
-        particles_lazy, _ = segment_particles(phases, spacing=spacing)
-        labels["particles"] = _checkpoint(particles_lazy, scratch, "particles")
-        labels["voids"], voids = segment_voids(phases, spacing=spacing, min_volume=config.min_void_volume)
-        labels["cracks"], cracks = segment_cracks(phases, labels["particles"], spacing=spacing)
-        metrics, particles = electrode_metrics(phases, labels["particles"], spacing=spacing, cracks=cracks,
-                                               min_crack_volume=config.min_crack_volume,
-                                               smoothing=config.surface_smoothing)
+        with _stage(provenance, "particles"):
+            particles_lazy, _ = segment_particles(phases, spacing=spacing, scratch_dir=scratch)
+            labels["particles"] = _checkpoint(particles_lazy, scratch, "particles")
+        with _stage(provenance, "voids"):
+            labels["voids"], voids = segment_voids(phases, spacing=spacing, min_volume=config.min_void_volume)
+        with _stage(provenance, "cracks"):
+            labels["cracks"], cracks = segment_cracks(phases, labels["particles"], spacing=spacing)
+        with _stage(provenance, "metrics"):
+            metrics, particles = electrode_metrics(phases, labels["particles"], spacing=spacing, cracks=cracks,
+                                                   min_crack_volume=config.min_crack_volume,
+                                                   smoothing=config.surface_smoothing)
         tables += [metrics, pd.DataFrame([
             ("void_count", len(voids), "1"),
             ("interfacial_void_count", int(voids.interfacial.sum()) if len(voids) else 0, "1")],
@@ -149,16 +167,18 @@ def _segment_and_measure(volume, spacing, config: AnalysisConfig, provenance, sc
         if config.tortuosity and config.sample == "full-cell":
             provenance["tortuosity"] = "not solved for a full cell: crop the cathode layer and call tortuosity_factor"
         elif config.tortuosity and phases.size <= config.tortuosity_max_voxels:
-            tau = tortuosity_factor(phases, phase=1, axis=0, spacing=spacing)
+            with _stage(provenance, "tortuosity"):
+                tau = tortuosity_factor(phases, phase=1, axis=0, spacing=spacing)
             tables.append(tau.assign(metric="electrolyte_" + tau.metric))
         elif config.tortuosity:
             provenance["tortuosity"] = (f"not solved: {phases.size} voxels > tortuosity_max_voxels "
                                         f"({config.tortuosity_max_voxels})")
     if config.sample in ("anode", "full-cell"):
-        labels["dendrites"], dendrites = segment_dendrites(phases, spacing=spacing)
-        if config.sample == "anode":
-            tables.append(phase_fractions(phases))
-        tables.append(dendrite_metrics(phases, dendrites, spacing=spacing))
+        with _stage(provenance, "dendrites"):
+            labels["dendrites"], dendrites = segment_dendrites(phases, spacing=spacing)
+            if config.sample == "anode":
+                tables.append(phase_fractions(phases))
+            tables.append(dendrite_metrics(phases, dendrites, spacing=spacing))
     return labels, particles, tables
 
 

@@ -10,8 +10,9 @@ How the result is kept independent of the chunking:
 2. Seeds are the regional maxima of the distance (a 3×3×3 maximum filter,
    one-voxel halo), labelled with the stitched :func:`label`, so every seed
    has one global id whatever the chunks.
-3. The watershed runs per chunk on the padded block with the global seed
-   ids; a particle voxel is reached from a seed of its own particle (at most
+3. The watershed (a priority flood of the distance quantised to 1/16
+   voxel, :mod:`._flood`) runs per chunk on the padded block with the global
+   seed ids; a particle voxel is reached from a seed of its own particle (at most
    about one particle radius away) inside a halo of ``max_radius``, so a
    particle cut by a chunk face gets the same ids on both sides.
 4. Regions are merged on a graph: per chunk, each region's peak and
@@ -21,6 +22,11 @@ How the result is kept independent of the chunking:
    once for the whole volume on that graph, most certain pair first.
 5. Particle voxels no seed reaches become particles of their own, labelled
    with the stitched :func:`label`; specks below ``min_volume`` are dropped.
+
+The quantised distance and the watershed are each computed once and written
+to a scratch Zarr store (:func:`ssbimage._scratch.stash`) that the later
+steps read; chunks are first widened to 8 halos so the halo adds under 2×
+the work (docs/performance.md has the measurements).
 """
 
 from __future__ import annotations
@@ -84,15 +90,35 @@ def particle_distance(mask, *, spacing=None, max_radius: float = 15.0) -> da.Arr
                             spacing=tuple(spacing), clip=float(max_radius), allow_rechunk=True)
 
 
-def _marker_block(distance, min_radius):
-    peak = ndimage.maximum_filter(distance, size=3, mode="nearest")
-    return (distance >= peak) & (distance >= min_radius)
+def _level_unit(spacing, max_radius):
+    """Depth of one distance level: 1/16 of the finest voxel, coarser only if the levels would pass 2¹⁶."""
+    return max(float(min(spacing)) / 16, float(max_radius) / 60000)
 
 
-def _watershed_block(distance, markers, mask):
-    from skimage.segmentation import watershed
+def _levels_block(mask, spacing, clip, unit):
+    distance = _edt_block(mask, spacing, clip)
+    return np.rint(distance / np.float32(unit)).astype(np.uint16)
 
-    return watershed(-distance, markers=markers, mask=mask).astype(np.uint32)
+
+def _marker_block(levels, min_level):
+    peak = ndimage.maximum_filter(levels, size=3, mode="nearest")
+    return (levels >= peak) & (levels >= min_level)
+
+
+def _watershed_block(levels, markers, mask):
+    from ._flood import flood_descending
+
+    return flood_descending(levels, markers, mask)
+
+
+def _work_chunks(array, halo):
+    """Chunks at least 8 halos wide (whole multiples of the given ones), so the
+    halo adds under 2× the work; capped at the volume's size."""
+    chunks = {}
+    for axis, (sizes, depth) in enumerate(zip(array.chunks, halo.values())):
+        step = max(sizes)
+        chunks[axis] = min(array.shape[axis], step * max(1, math.ceil(8 * depth / step)))
+    return array.rechunk(chunks)
 
 
 def _saddles_block(labels, distance):
@@ -221,7 +247,7 @@ def _merge_lookup(parts, n_markers, neck_ratio, contact_share):
 def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
                       max_radius: float = 15.0, min_radius: float | None = None,
                       neck_ratio: float = 0.9, contact_share: float = 0.3,
-                      min_volume: float | None = None):
+                      min_volume: float | None = None, scratch_dir=None):
     """Split the particle phase into particles with a distance-transform watershed.
 
     Parameters
@@ -256,6 +282,11 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
         Particles smaller than this (µm³, or voxels without spacing) are
         dropped: specks of misclassified voxels, not particles. Default: a
         ball of radius one voxel (4.2 voxels).
+    scratch_dir : path, optional
+        Where the distance map and the watershed are written once (Zarr,
+        lz4-compressed) so that later steps read them instead of recomputing;
+        default the system's temporary folder. The files are removed once
+        the returned labels are no longer referenced.
 
     Returns
     -------
@@ -287,26 +318,33 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
     >>> n, labels[10, 10, [10, 23]].compute().tolist()
     (2, [1, 2])
     """
+    from .._scratch import stash
+
     spacing = check_spacing(1.0 if spacing is None else spacing, 3)
     voxel = float(min(spacing))
     min_radius = voxel if min_radius is None else float(min_radius)
     data = as_dask(phases)
     mask = data if data.dtype == bool else da.isin(data, list(particle_phases))
-    distance = particle_distance(mask, spacing=spacing, max_radius=max_radius)
-    peaks = distance.map_overlap(_marker_block, depth=1, boundary="none", dtype=bool,
-                                 min_radius=min_radius)
+    halo = _halo(max_radius, spacing)
+    mask, depth = _fit(_work_chunks(mask, halo), halo)
+    unit = _level_unit(spacing, max_radius)
+    # the quantised distance is written once: the markers, the watershed and
+    # the necks all read it
+    levels = stash(mask.map_overlap(_levels_block, depth=depth, boundary="none", dtype=np.uint16,
+                                    spacing=tuple(spacing), clip=float(max_radius), unit=unit),
+                   scratch_dir=scratch_dir, name="distance")
+    peaks = levels.map_overlap(_marker_block, depth=1, boundary="none", dtype=bool,
+                               min_level=math.ceil(min_radius / unit - 0.5))
     markers, n_markers = label(peaks)
-    distance, depth = _fit(distance, _halo(max_radius, spacing))
-    grown = da.map_overlap(_watershed_block, distance, markers.rechunk(distance.chunks),
-                           mask.rechunk(distance.chunks), depth=depth, boundary="none",
-                           dtype=np.uint32, allow_rechunk=True)
-    distance = distance.rechunk(grown.chunks)
+    mask = mask.rechunk(levels.chunks)
+    grown, n_markers = stash(da.map_overlap(_watershed_block, levels, markers.rechunk(levels.chunks), mask,
+                                            depth=depth, boundary="none", dtype=np.uint32),
+                             n_markers, scratch_dir=scratch_dir, name="watershed")
     padded_labels = da.overlap.overlap(grown, depth=1, boundary=0)
-    padded_distance = da.overlap.overlap(distance, depth=1, boundary=0)
-    parts = [dask.delayed(_saddles_block)(lab, dist) for lab, dist in
-             zip(padded_labels.to_delayed().ravel(), padded_distance.to_delayed().ravel())]
+    padded_levels = da.overlap.overlap(levels, depth=1, boundary=0)
+    parts = [dask.delayed(_saddles_block)(lab, lev) for lab, lev in
+             zip(padded_labels.to_delayed().ravel(), padded_levels.to_delayed().ravel())]
     rest, n_rest = label(mask & (grown == 0))
-    # one compute: the distance map and the watershed are evaluated once for both
     (lookup, n_merged), n_rest = dask.compute(
         dask.delayed(_merge_lookup, nout=2)(parts, n_markers, neck_ratio, contact_share), n_rest)
     merged = grown.map_blocks(lambda b: lookup[b], dtype=np.uint32)

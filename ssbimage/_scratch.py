@@ -1,0 +1,63 @@
+"""Intermediate arrays written once to Zarr on disk, so a later step reads instead of recomputing.
+
+A chunked pipeline that needs an expensive intermediate (a distance map, a
+watershed) more than once has two bad options: recompute it each time, or
+hold it in memory (a 2048³ label image is 32 GiB). Writing it to a scratch
+folder costs one pass of fast compression. The folder is removed when the
+last lazy array reading it is garbage-collected.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+
+import dask
+import dask.array as da
+
+__all__ = ["stash"]
+
+
+def stash(array: da.Array, *also, scratch_dir: str | os.PathLike | None = None, name: str = "array"):
+    """Compute ``array`` into a new Zarr store in a scratch folder; return it read back lazily.
+
+    Parameters
+    ----------
+    array : dask array
+        What to compute and store (chunks as they are).
+    *also : dask collections
+        Computed in the same pass (sharing the graph), returned after the array.
+    scratch_dir : path, optional
+        Parent folder of the scratch store (default the system's temporary
+        folder; on a cluster, a folder every worker can reach).
+    name : str
+        Prefix of the folder name, to tell stores apart on disk.
+
+    Returns
+    -------
+    stored : dask array
+        Reads the store; the folder is deleted once no array refers to it.
+    *values
+        The computed ``also``.
+    """
+    import zarr
+    from zarr.codecs import BloscCodec
+
+    folder = Path(tempfile.mkdtemp(prefix=f"ssbimage-{name}-", dir=scratch_dir))
+    try:
+        target = zarr.create_array(
+            str(folder / "data.zarr"), shape=array.shape, dtype=array.dtype,
+            chunks=tuple(c[0] for c in array.chunks),
+            compressors=BloscCodec(cname="lz4", clevel=1, shuffle="bitshuffle"))
+        if any(len(set(c[:-1])) > 1 or (len(c) > 1 and c[-1] > c[0]) for c in array.chunks):
+            array = array.rechunk(target.chunks)  # Zarr needs regular chunks
+        values = dask.compute(da.store(array, target, lock=False, compute=False), *also)[1:]
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(target, shutil.rmtree, folder, True)
+    stored = da.from_zarr(target)
+    return (stored, *values) if also else stored
