@@ -20,7 +20,7 @@ define apt_install
 	fi
 endef
 
-.PHONY: demo test install lock clean
+.PHONY: demo test bench install lock clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { $(call apt_install,python3-venv); }
@@ -50,10 +50,23 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The benchmark suite (benchmarks/README.md): ours against the naive pipeline and
+# PoreSpy, written to benchmarks/results/ and docs/performance.md. PoreSpy gets its
+# own environment: it pins edt<3.1, older than ssbimage's. BENCH_ARGS=--big adds 2048³.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: requirements-lock.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	grep -v '^edt==' requirements-lock.txt > $(BENCH_VENV)/constraints.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet -c $(BENCH_VENV)/constraints.txt porespy zarr
+	@touch $@
+
+bench: $(STAMP) $(BENCH_VENV)/.installed
+	$(BIN)/python benchmarks/bench.py --docs $(BENCH_ARGS)
+
 # Record the tested set of versions after changing dependencies.
 lock: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^ssbimage' > requirements-lock.txt
 
 clean:
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) results .pytest_cache

@@ -1,0 +1,116 @@
+"""Run one pipeline on one volume in this process and write its metrics and timings as JSON.
+
+The driver (:mod:`bench`) starts one process per run so that each run's peak
+memory is its own. ``seconds`` is the analysis alone, from reading the
+volume to the last metric, without interpreter start-up or imports.
+
+    python benchmarks/worker.py {ours,ours-distributed,naive,porespy} VOLUME \\
+        --spacing 0.5 --thresholds T1 T2 --out RESULT.json [--scratch DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+
+def _read(volume: str):
+    import zarr
+
+    return zarr.open_array(str(Path(volume) / "0"), mode="r")[...]
+
+
+def ours(args, distributed=False):
+    import dask
+
+    from ssbimage import analyze
+
+    config = {"sample": "cathode", "thresholds": list(args.thresholds), "tortuosity": False,
+              "scratch_dir": args.scratch}
+    client = None
+    if distributed:
+        from distributed import Client, LocalCluster
+
+        client = Client(LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     dashboard_address=None, memory_limit=None))
+    else:
+        dask.config.set(scheduler="threads", num_workers=2)
+    try:
+        start = time.perf_counter()
+        result = analyze(args.volume, spacing=args.spacing, config=config)
+        seconds = time.perf_counter() - start
+        metrics = result.metrics.set_index("metric").value.astype(float).to_dict()
+        stages = dict(result.provenance["stage_seconds"])
+        result.close()
+    finally:
+        if client is not None:
+            client.close()
+    return metrics, stages, seconds
+
+
+def naive(args):
+    from naive import naive_analysis
+
+    start = time.perf_counter()
+    image = _read(args.volume)
+    read = time.perf_counter() - start
+    metrics, stages = naive_analysis(image, args.spacing, tuple(args.thresholds))
+    return metrics, {"read": read, **stages}, time.perf_counter() - start
+
+
+def porespy(args):
+    from naive import _phases
+    from porespy_ref import porespy_analysis
+    from skimage.filters import gaussian
+
+    start = time.perf_counter()
+    image = _read(args.volume)
+    read = time.perf_counter() - start
+    mark = time.perf_counter()
+    phases = _phases(gaussian(image, sigma=1, preserve_range=True), tuple(args.thresholds))
+    del image
+    preprocess = time.perf_counter() - mark
+    metrics, stages = porespy_analysis(phases, args.spacing)
+    return metrics, {"read": read, "preprocess+phases": preprocess, **stages}, time.perf_counter() - start
+
+
+def stitched_label(args):
+    """ssbimage's chunked, stitched connected components of the thresholded particle phase.
+
+    The image is read and thresholded chunk by chunk as part of the run; every
+    labelled chunk is computed (their maxima are gathered), nothing is written.
+    """
+    import dask
+    import dask.array as da
+
+    from ssbimage.segment import label
+
+    dask.config.set(scheduler="threads", num_workers=2)
+    start = time.perf_counter()
+    mask = da.from_zarr(str(Path(args.volume) / "0")) > args.thresholds[1]
+    labels, n = label(mask)
+    largest, n = dask.compute(labels.max(), n)
+    seconds = time.perf_counter() - start
+    return {"components": int(n), "largest_label": int(largest)}, {"label": seconds}, seconds
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pipeline", choices=["ours", "ours-distributed", "naive", "porespy", "label"])
+    parser.add_argument("volume")
+    parser.add_argument("--spacing", type=float, required=True)
+    parser.add_argument("--thresholds", type=float, nargs=2, required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--scratch")
+    args = parser.parse_args(argv)
+    run = {"ours": ours, "ours-distributed": lambda a: ours(a, distributed=True),
+           "naive": naive, "porespy": porespy, "label": stitched_label}[args.pipeline]
+    metrics, stages, seconds = run(args)
+    Path(args.out).write_text(json.dumps({"pipeline": args.pipeline, "seconds": seconds,
+                                          "stages": stages, "metrics": metrics}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
