@@ -55,8 +55,12 @@ def _signed_distance(mask, spacing):
     return np.clip(np.where(mask, inside, -outside), -clip, clip)
 
 
-def _gradient(field, spacing):
-    return np.gradient(field, *spacing)
+def _gradient_at(field, index, spacing):
+    """Central-difference gradient (as ``np.gradient``) of ``field`` at flat
+    indices ``index`` (voxels at least one away from the edges): (n, 3)."""
+    flat = field.ravel()
+    steps = np.cumprod((1,) + field.shape[:0:-1])[::-1]  # flat offset of one voxel along each axis
+    return np.stack([(flat[index + k] - flat[index - k]) / (2 * h) for k, h in zip(steps, spacing)], axis=1)
 
 
 def _block_faces(phases, labels, halo, core, at_end, phase, spacing, smoothing, thin_smoothing):
@@ -64,10 +68,11 @@ def _block_faces(phases, labels, halo, core, at_end, phase, spacing, smoothing, 
     mask = phases == phase
     if not mask.any() or mask.all():
         return np.empty((0, 3), np.int64)
-    wide = _gradient(ndimage.gaussian_filter(_signed_distance(mask, spacing), _sigmas(smoothing, spacing),
-                                             mode="nearest", truncate=4.0), spacing)
-    narrow = _gradient(ndimage.gaussian_filter(mask.astype(np.float64), _sigmas(thin_smoothing, spacing),
-                                               mode="nearest", truncate=4.0), spacing)
+    # the smoothed fields are differentiated at the faces' voxels only
+    wide = ndimage.gaussian_filter(_signed_distance(mask, spacing), _sigmas(smoothing, spacing),
+                                   mode="nearest", truncate=4.0)
+    narrow = ndimage.gaussian_filter(mask.astype(np.float64), _sigmas(thin_smoothing, spacing),
+                                     mode="nearest", truncate=4.0)
     thin = gap_voxels(mask)
     rows = []
     for axis in range(3):
@@ -80,20 +85,23 @@ def _block_faces(phases, labels, halo, core, at_end, phase, spacing, smoothing, 
         face = mask[lower] != mask[upper]
         if not face.any():
             continue
-        on_gap = (thin[lower] | thin[upper])[face]
-        normal = np.stack([np.where(on_gap, 0.5 * (n[lower][face] + n[upper][face]),
-                                    0.5 * (w[lower][face] + w[upper][face]))
-                           for w, n in zip(wide, narrow)], axis=1)
+        at = np.ravel_multi_index(tuple(i + part.start for i, part in zip(np.nonzero(face), lower)), mask.shape)
+        ahead = at + int(np.prod(mask.shape[axis + 1:]))  # the face's upper voxel
+        on_gap = thin.ravel()[at] | thin.ravel()[ahead]
+        normal = 0.5 * (_gradient_at(wide, at, spacing) + _gradient_at(wide, ahead, spacing))
+        if on_gap.any():
+            gap = np.flatnonzero(on_gap)
+            normal[gap] = 0.5 * (_gradient_at(narrow, at[gap], spacing) + _gradient_at(narrow, ahead[gap], spacing))
         length = np.linalg.norm(normal, axis=1)
         # a face whose normal vanishes (a lone voxel on a symmetric spot) counts as a plain face
         weight = np.where(length > 0, np.abs(normal[:, axis]) / np.where(length > 0, length, 1), 1.0)
         areas = weight * float(np.prod(np.delete(spacing, axis)))
-        inner_is_lower = mask[lower][face]
-        facing = np.where(inner_is_lower, phases[upper][face], phases[lower][face]).astype(np.int64)
+        inner_is_lower = mask.ravel()[at]
+        facing = np.where(inner_is_lower, phases.ravel()[ahead], phases.ravel()[at]).astype(np.int64)
         if labels is None:
             owner = np.zeros(len(areas), np.int64)
         else:
-            owner = np.where(inner_is_lower, labels[lower][face], labels[upper][face]).astype(np.int64)
+            owner = np.where(inner_is_lower, labels.ravel()[at], labels.ravel()[ahead]).astype(np.int64)
         rows.append(_sum_by_key(np.column_stack([owner, facing]), areas))
     if not rows:
         return np.empty((0, 3), np.int64)

@@ -22,6 +22,7 @@ import math
 
 import dask
 import dask.array as da
+import numba
 import numpy as np
 import pandas as pd
 from scipy import ndimage
@@ -120,6 +121,44 @@ def _triangles(field, spacing):
     return corners.mean(axis=1)[keep], areas[keep]
 
 
+@numba.njit(cache=True, nogil=True)
+def _derivatives_at(field, points, spacing):  # pragma: no cover - compiled
+    """Gradient and Hessian of ``field`` (central differences of central
+    differences, as ``np.gradient`` twice), trilinear at each point.
+
+    Only the 8 voxels around each point are differentiated, instead of the
+    whole box (0.9 s → under 0.1 s for a 128³ block's particles); the points
+    must lie 3 voxels inside the field.
+    """
+    n = points.shape[0]
+    gradient = np.zeros((n, 3))
+    hessian = np.zeros((n, 3, 3))
+    # the 3 unit steps, as flat index offsets
+    step = np.array([field.shape[1] * field.shape[2], field.shape[2], 1])
+    flat = field.ravel()
+    for p in range(n):
+        z0, y0, x0 = int(np.floor(points[p, 0])), int(np.floor(points[p, 1])), int(np.floor(points[p, 2]))
+        fz, fy, fx = points[p, 0] - z0, points[p, 1] - y0, points[p, 2] - x0
+        for corner in range(8):
+            bz, by, bx = corner & 1, (corner >> 1) & 1, (corner >> 2) & 1
+            w = (fz if bz else 1.0 - fz) * (fy if by else 1.0 - fy) * (fx if bx else 1.0 - fx)
+            if w == 0.0:
+                continue
+            v = (z0 + bz) * step[0] + (y0 + by) * step[1] + (x0 + bx)
+            for i in range(3):
+                si = step[i]
+                gradient[p, i] += w * (flat[v + si] - flat[v - si]) / (2 * spacing[i])
+                for j in range(i, 3):
+                    sj = step[j]
+                    up = flat[v + sj + si] - flat[v + sj - si]
+                    down = flat[v - sj + si] - flat[v - sj - si]
+                    value = w * (up - down) / (4 * spacing[i] * spacing[j])
+                    hessian[p, i, j] += value
+                    if j != i:
+                        hessian[p, j, i] += value
+    return gradient, hessian
+
+
 def curvature_factors(field, centroids, spacing, sigma_um):
     """Per triangle: 1 / (area ratio of the smoothed level set to the surface it came from).
 
@@ -133,18 +172,8 @@ def curvature_factors(field, centroids, spacing, sigma_um):
     the centroids.
     """
     s = np.asarray(spacing, float)
-    points = centroids.T
-
-    def at(values):
-        return ndimage.map_coordinates(values, points, order=1, mode="nearest")
-
-    gradient = np.gradient(field.astype(np.float64), *s)
-    normal = np.stack([at(g) for g in gradient], axis=1)
-    hessian = np.empty((len(centroids), 3, 3))
-    for i in range(3):
-        second = np.gradient(gradient[i], *s)
-        for j in range(3):
-            hessian[:, i, j] = at(second[j])
+    normal, hessian = _derivatives_at(np.ascontiguousarray(field, dtype=np.float64),
+                                      np.ascontiguousarray(centroids, dtype=np.float64), s)
     hessian = 0.5 * (hessian + hessian.transpose(0, 2, 1))
     length = np.maximum(np.linalg.norm(normal, axis=1), 1e-12)
     normal /= length[:, None]
@@ -159,7 +188,16 @@ def curvature_factors(field, centroids, spacing, sigma_um):
 
 def _sum_by_key(keys, areas):
     """Rows (key..., summed area) with areas as exact integer multiples of 2⁻³² µm²."""
-    keys, inverse = np.unique(keys, axis=0, return_inverse=True)
+    keys = np.asarray(keys, np.int64)
+    # one int64 per row (mixed radix) sorts far faster than np.unique over rows
+    low = keys.min(axis=0) if len(keys) else 0
+    span = np.ptp(keys, axis=0) + 1 if len(keys) else np.ones(keys.shape[1], np.int64)
+    if len(keys) and np.prod(span.astype(float)) < 2.0 ** 62:
+        radix = np.cumprod(np.concatenate([span[1:], [1]])[::-1])[::-1]
+        codes, inverse = np.unique((keys - low) @ radix, return_inverse=True)
+        keys = low + (codes[:, None] // radix) % span
+    else:
+        keys, inverse = np.unique(keys, axis=0, return_inverse=True)
     sums = np.zeros(len(keys), np.int64)
     np.add.at(sums, inverse.ravel(), np.rint(areas * FIXED_POINT).astype(np.int64))
     return np.column_stack([keys, sums])
