@@ -48,6 +48,7 @@ def _halo(sigmas) -> tuple:
 
 
 _DIRECTIONS = [d for d in itertools.product((-1, 0, 1), repeat=3) if d > (0, 0, 0)]
+INNER_PAD = 2  # voxels around a label's box that can hold its surface
 FIXED_POINT = 2.0 ** 32  # areas summed as integers of 2⁻³² µm², so the order of blocks does not matter
 
 
@@ -171,19 +172,44 @@ def curvature_factors(field, centroids, spacing, sigma_um):
     δ = ½σ²(k₁ + k₂), is divided out. Needs 3 voxels of valid field around
     the centroids.
     """
-    s = np.asarray(spacing, float)
     normal, hessian = _derivatives_at(np.ascontiguousarray(field, dtype=np.float64),
-                                      np.ascontiguousarray(centroids, dtype=np.float64), s)
-    hessian = 0.5 * (hessian + hessian.transpose(0, 2, 1))
-    length = np.maximum(np.linalg.norm(normal, axis=1), 1e-12)
-    normal /= length[:, None]
-    tangent = np.eye(3) - normal[:, :, None] * normal[:, None, :]
-    # shape operator of the level set, outward normal pointing down the field
-    shape = -(tangent @ hessian @ tangent) / length[:, None, None]
-    mean2 = np.trace(shape, axis1=1, axis2=2)
-    gauss = 0.5 * (mean2 ** 2 - np.einsum("nij,nji->n", shape, shape))
-    shift = 0.5 * sigma_um ** 2 * mean2
-    return 1.0 / np.clip(1 - shift * mean2 + shift ** 2 * gauss, 0.5, 2.0)
+                                      np.ascontiguousarray(centroids, dtype=np.float64),
+                                      np.asarray(spacing, float))
+    return _area_factors(normal, hessian, float(sigma_um))
+
+
+@numba.njit(cache=True, nogil=True)
+def _area_factors(gradient, hessian, sigma_um):  # pragma: no cover - compiled
+    """The parallel-surface correction of :func:`curvature_factors`, per point."""
+    out = np.empty(gradient.shape[0])
+    n = np.empty(3)
+    h = np.empty((3, 3))
+    ph = np.empty((3, 3))
+    shape = np.empty((3, 3))
+    for p in range(gradient.shape[0]):
+        length = max(np.sqrt(gradient[p, 0] ** 2 + gradient[p, 1] ** 2 + gradient[p, 2] ** 2), 1e-12)
+        for i in range(3):
+            n[i] = gradient[p, i] / length
+        for i in range(3):
+            for j in range(3):
+                h[i, j] = 0.5 * (hessian[p, i, j] + hessian[p, j, i])
+        # shape operator of the level set, -(P H P) / |g| with P = I - n nᵀ,
+        # outward normal pointing down the field
+        for i in range(3):
+            for j in range(3):
+                ph[i, j] = h[i, j] - n[i] * (n[0] * h[0, j] + n[1] * h[1, j] + n[2] * h[2, j])
+        for i in range(3):
+            for j in range(3):
+                shape[i, j] = -(ph[i, j] - (ph[i, 0] * n[0] + ph[i, 1] * n[1] + ph[i, 2] * n[2]) * n[j]) / length
+        mean2 = shape[0, 0] + shape[1, 1] + shape[2, 2]
+        square = 0.0
+        for i in range(3):
+            for j in range(3):
+                square += shape[i, j] * shape[j, i]
+        gauss = 0.5 * (mean2 ** 2 - square)
+        shift = 0.5 * sigma_um ** 2 * mean2
+        out[p] = 1.0 / min(max(1 - shift * mean2 + shift ** 2 * gauss, 0.5), 2.0)
+    return out
 
 
 def _sum_by_key(keys, areas):
@@ -226,9 +252,12 @@ def _block_label_areas(labels, origin_in_block, core, at_end, sigmas, spacing, c
     for k, box in enumerate(ndimage.find_objects(labels), start=1):
         if box is None:
             continue
-        # the label's box in the block, widened by the smoothing reach, cut to owned cells
-        lo = [max(b.start - p, o.start) for b, p, o in zip(box, pad, owned)]
-        hi = [min(b.stop + p, o.stop) for b, p, o in zip(box, pad, owned)]
+        # the cells to mesh: the 0.5 level of the smoothed indicator lies
+        # within half a voxel of the label's box, so the box and two voxels,
+        # cut to owned cells; the field around them is smoothed from the
+        # labels up to the smoothing reach and the derivatives' stencil beyond
+        lo = [max(b.start - INNER_PAD, o.start) for b, o in zip(box, owned)]
+        hi = [min(b.stop + INNER_PAD, o.stop) for b, o in zip(box, owned)]
         if any(a >= b for a, b in zip(lo, hi)):
             continue
         wide = tuple(slice(max(a - p, 0), min(b + p, n)) for a, b, p, n in zip(lo, hi, pad, labels.shape))
