@@ -38,9 +38,9 @@ sys.path.insert(0, str(HERE))
 import report  # noqa: E402
 import volumes  # noqa: E402
 
-#: rough peak bytes per voxel of the in-memory baselines (measured at 128³ and 256³): runs
+#: peak bytes per voxel of the in-memory baselines (naive: 15.2 GiB at 512³): runs
 #: whose estimate passes 80 % of the RAM are skipped rather than swapped or killed
-BYTES_PER_VOXEL = {"naive": 45, "porespy": 60}
+BYTES_PER_VOXEL = {"naive": 120, "porespy": 60}
 
 
 def run_worker(python: str, pipeline: str, volume: Path, out: Path, *, thresholds, scratch, timeout):

@@ -23,9 +23,9 @@ OUTSIDE = np.uint32(0xFFFFFFFF)  # marks voxels outside the mask while flooding
 
 
 @numba.njit(cache=True, nogil=True)
-def _flood(height, out, queue, uphill):  # pragma: no cover - compiled
+def _flood(height, out, queue):  # pragma: no cover - compiled
     """Flood ``out`` (0 = to label, OUTSIDE = never) in place; ``height`` of
-    the padded block, ``queue`` and ``uphill`` scratch of one entry per voxel."""
+    the padded block, ``queue`` scratch of one entry per voxel."""
     nz, ny, nx = height.shape
     height = height.ravel()
     out = out.ravel()
@@ -35,8 +35,8 @@ def _flood(height, out, queue, uphill):  # pragma: no cover - compiled
             top = height[i]
     # one bucket per level, sized by how many voxels have that height: a
     # voxel downhill of the flood is queued at its own height; one uphill of
-    # it (a voxel higher than the level being flooded) joins the ``uphill``
-    # list of that level instead
+    # it (a voxel higher than the level being flooded) joins the level's
+    # ``uphill`` list instead, which grows as needed (it is short)
     start = np.zeros(top + 2, np.int64)
     for i in range(out.size):
         if out[i] != OUTSIDE:
@@ -48,6 +48,7 @@ def _flood(height, out, queue, uphill):  # pragma: no cover - compiled
         if out[i] != 0 and out[i] != OUTSIDE:
             queue[write[height[i]]] = i
             write[height[i]] += 1
+    uphill = np.empty(4096, queue.dtype)
     steps = np.array([-ny * nx, ny * nx, -nx, nx, -1, 1])
     for current in range(top, -1, -1):
         read = start[current]
@@ -73,6 +74,10 @@ def _flood(height, out, queue, uphill):  # pragma: no cover - compiled
                     queue[write[k]] = j
                     write[k] += 1
                 else:
+                    if uphill_write == uphill.size:
+                        longer = np.empty(2 * uphill.size, queue.dtype)
+                        longer[:uphill_write] = uphill
+                        uphill = longer
                     uphill[uphill_write] = j
                     uphill_write += 1
 
@@ -110,10 +115,9 @@ def flood_descending(level, markers, mask) -> np.ndarray:
         raise TypeError(f"level must be unsigned integers, got {level.dtype}")
     # a ring outside the mask around the block: neighbours need no bounds checks
     level = np.pad(level, 1)
-    labels = np.pad(np.where(mask, np.asarray(markers, dtype=np.uint32), OUTSIDE), 1,
-                    constant_values=OUTSIDE)
-    index = np.int32 if level.size < 2**31 else np.int64
-    _flood(level, labels, np.empty(level.size, index), np.empty(level.size, index))
-    labels = labels[1:-1, 1:-1, 1:-1]
+    padded = np.full(level.shape, OUTSIDE, np.uint32)
+    labels = padded[1:-1, 1:-1, 1:-1]
+    np.copyto(labels, markers, where=np.asarray(mask, dtype=bool), casting="unsafe")
+    _flood(level, padded, np.empty(level.size, np.int32 if level.size < 2**31 else np.int64))
     labels[labels == OUTSIDE] = 0
     return labels

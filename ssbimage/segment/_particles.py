@@ -97,7 +97,8 @@ def _level_unit(spacing, max_radius):
 
 def _levels_block(mask, spacing, clip, unit):
     distance = _edt_block(mask, spacing, clip)
-    return np.rint(distance / np.float32(unit)).astype(np.uint16)
+    np.multiply(distance, np.float32(1 / unit), out=distance)
+    return np.rint(distance, out=distance).astype(np.uint16)
 
 
 def _marker_block(levels, min_level):
@@ -335,11 +336,14 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
                    scratch_dir=scratch_dir, name="distance")
     peaks = levels.map_overlap(_marker_block, depth=1, boundary="none", dtype=bool,
                                min_level=math.ceil(min_radius / unit - 0.5))
+    # the markers are written too: the watershed reads each chunk of them from
+    # up to 27 blocks, and dask would otherwise keep computed chunks in memory
     markers, n_markers = label(peaks)
+    markers, n_markers = stash(markers.rechunk(levels.chunks), n_markers, scratch_dir=scratch_dir,
+                               name="markers")
     mask = mask.rechunk(levels.chunks)
-    grown, n_markers = stash(da.map_overlap(_watershed_block, levels, markers.rechunk(levels.chunks), mask,
-                                            depth=depth, boundary="none", dtype=np.uint32),
-                             n_markers, scratch_dir=scratch_dir, name="watershed")
+    grown = stash(da.map_overlap(_watershed_block, levels, markers, mask, depth=depth, boundary="none",
+                                 dtype=np.uint32), scratch_dir=scratch_dir, name="watershed")
     padded_labels = da.overlap.overlap(grown, depth=1, boundary=0)
     padded_levels = da.overlap.overlap(levels, depth=1, boundary=0)
     parts = [dask.delayed(_saddles_block)(lab, lev) for lab, lev in
