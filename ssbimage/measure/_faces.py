@@ -36,7 +36,7 @@ from scipy import ndimage
 
 from .._arrays import as_dask
 from .._spacing import check_spacing
-from ._surfaces import FIXED_POINT, _haloed_blocks, _sigmas, _sum_by_key, gap_voxels
+from ._surfaces import FIXED_POINT, _haloed_blocks, _sigmas, _sum_by_key, compute_in_batches, gap_voxels
 
 __all__ = ["interface_areas"]
 
@@ -158,7 +158,7 @@ def interface_areas(phases, *, spacing=None, phase: int = 2, labels=None, smooth
     parts = [dask.delayed(_block_faces)(blocks[0], blocks[1] if labels is not None else None, halo,
                                         core, at_end, phase, spacing, smoothing, thin_smoothing)
              for blocks, core, at_end in _haloed_blocks(arrays, halo)]
-    rows = np.concatenate(dask.compute(*parts)) if parts else np.empty((0, 3), np.int64)
+    rows = np.concatenate(compute_in_batches(parts)) if parts else np.empty((0, 3), np.int64)
     table = pd.DataFrame(rows, columns=["label", "facing", "area_um2"])
     table = table.groupby(["label", "facing"], as_index=False)["area_um2"].sum()
     return table.assign(area_um2=table.area_um2 / FIXED_POINT)

@@ -245,6 +245,20 @@ def _haloed_blocks(arrays, halo):
         yield [d[n] for d in delayed], core, at_end
 
 
+def compute_in_batches(parts, batch: int = 8) -> list:
+    """Compute delayed block results a few at a time.
+
+    One ``dask.compute`` over every block lets the scheduler read the haloed
+    inputs of many blocks before it processes them (measured: 4.6 GiB at
+    512³ for what needs 1 GiB); batches of a few blocks per worker bound
+    that, at the cost of a short wait at the end of each batch.
+    """
+    results = []
+    for start in range(0, len(parts), batch):
+        results.extend(dask.compute(*parts[start:start + batch]))
+    return results
+
+
 def _block_label_areas(labels, origin_in_block, core, at_end, sigmas, spacing, curvature):
     owned = _owned_cells(origin_in_block, core, at_end)
     pad = tuple(math.ceil(4 * s) + 3 for s in sigmas)
@@ -315,7 +329,7 @@ def label_surface_areas(labels, *, spacing=None, smoothing: float = 0.8,
     parts = [dask.delayed(_block_label_areas)(blocks[0], halo, core, at_end, sigmas, spacing,
                                               curvature_correction)
              for blocks, core, at_end in _haloed_blocks([labels], halo)]
-    rows = np.concatenate(dask.compute(*parts)) if parts else np.empty((0, 2), np.int64)
+    rows = np.concatenate(compute_in_batches(parts)) if parts else np.empty((0, 2), np.int64)
     table = pd.DataFrame(rows, columns=["label", "surface_area_um2"])
     table = table.groupby("label", as_index=False)["surface_area_um2"].sum()
     return table.assign(surface_area_um2=table.surface_area_um2 / FIXED_POINT)

@@ -107,10 +107,16 @@ def _checkpoint(array, scratch, name):
     would not scale (a 2048³ phase map is 8 GiB).
     """
     import dask.array as da
+    import zarr
 
-    path = Path(scratch) / f"{name}.zarr"
-    array.to_zarr(str(path), overwrite=True)
-    return da.from_zarr(str(path))
+    from .._scratch import store_in_batches
+
+    if any(len(set(c[:-1])) > 1 or (len(c) > 1 and c[-1] > c[0]) for c in array.chunks):
+        array = array.rechunk(array.chunksize)  # Zarr needs regular chunks
+    target = zarr.create_array(str(Path(scratch) / f"{name}.zarr"), shape=array.shape, dtype=array.dtype,
+                               chunks=array.chunksize, overwrite=True)
+    store_in_batches(array, target)
+    return da.from_zarr(target)
 
 
 @contextmanager
@@ -144,14 +150,16 @@ def _segment_and_measure(volume, spacing, config: AnalysisConfig, provenance, sc
     from ..segment import segment_cracks, segment_dendrites, segment_particles, segment_voids
 
     with _stage(provenance, "phases"):
-        phases = _checkpoint(_phases(volume.data, spacing, config, provenance), scratch, "phases")
+        data = volume.data.rechunk(config.chunk_size)
+        phases = _checkpoint(_phases(data, spacing, config, provenance), scratch, "phases")
     labels = {"phases": phases}
     tables = []
     particles = pd.DataFrame()
     if config.sample in ("cathode", "full-cell"):
         with _stage(provenance, "particles"):
             particles_lazy, _ = segment_particles(phases, spacing=spacing, scratch_dir=scratch)
-            labels["particles"] = _checkpoint(particles_lazy, scratch, "particles")
+            # stored in the phase map's chunks, which the metrics read it in
+            labels["particles"] = _checkpoint(particles_lazy.rechunk(phases.chunks), scratch, "particles")
         with _stage(provenance, "voids"):
             labels["voids"], voids = segment_voids(phases, spacing=spacing, min_volume=config.min_void_volume)
         with _stage(provenance, "cracks"):

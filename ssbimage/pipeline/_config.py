@@ -52,6 +52,12 @@ class AnalysisConfig:
         full cell) when the volume has at most ``tortuosity_max_voxels``: the
         solve is in memory (about 30 s and 1 GiB at 128³).
     tortuosity_max_voxels : int
+    chunk_size : int
+        Edge, in voxels, of the blocks the volume is processed in, whatever
+        the file's own chunking (Dask's "auto" reads a 512³ uint16 scan as
+        384³ blocks). Peak memory grows with it: about 2 GiB on 2 workers at
+        128 (docs/performance.md); the particle step widens its blocks to 8
+        halos on its own.
     scratch_dir : str, optional
         Where the phase map and particle labels are checkpointed as Zarr
         during the run (default the system's temporary folder); they take
@@ -68,13 +74,15 @@ class AnalysisConfig:
     surface_smoothing: float = 2.0
     tortuosity: bool = True
     tortuosity_max_voxels: int = 2 ** 22
+    chunk_size: int = 128
     scratch_dir: str | None = None
 
 
 _KINDS = {"sample": (str,), "denoise_sigma": (int, float), "thresholds": (list, tuple),
           "classifier": (str, os.PathLike), "trust_classifier": (bool,),
           "min_void_volume": (int, float), "min_crack_volume": (int, float), "surface_smoothing": (int, float),
-          "tortuosity": (bool,), "tortuosity_max_voxels": (int,), "scratch_dir": (str, os.PathLike)}
+          "tortuosity": (bool,), "tortuosity_max_voxels": (int,), "chunk_size": (int,),
+          "scratch_dir": (str, os.PathLike)}
 
 
 def load_config(config=None, *, where=None) -> AnalysisConfig:
@@ -117,4 +125,6 @@ def load_config(config=None, *, where=None) -> AnalysisConfig:
     for key in ("denoise_sigma", "min_void_volume", "min_crack_volume", "surface_smoothing"):
         if key in values and values[key] < 0:
             raise ConfigError(f"'{key}' must not be negative, got {values[key]}", where)
+    if values.get("chunk_size", 128) < 16:
+        raise ConfigError(f"'chunk_size' must be at least 16 voxels, got {values['chunk_size']}", where)
     return AnalysisConfig(**values)
