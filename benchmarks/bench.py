@@ -123,7 +123,9 @@ def main(argv=None):
     tile = volumes.tile(cache, args.tile)
     thresholds = volumes.thresholds(tile)
     ram = psutil.virtual_memory().total
-    results = {"machine": machine(), "tile": args.tile, "spacing_um": volumes.SPACING,
+    commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    results = {"machine": machine(), "commit": commit, "tile": args.tile, "spacing_um": volumes.SPACING,
                "thresholds": thresholds, "sizes": {}}
     for size in sizes:
         volume = volumes.mirrored(cache, tile, size)

@@ -73,7 +73,7 @@ def _fmt(value, digits=3):
 def markdown(results: dict) -> str:
     m = results["machine"]
     lines = [f"Machine: {m['cores']} cores, {m['ram_bytes'] / GiB:.1f} GiB RAM, {m['cpu'] or 'CPU unknown'}, "
-             f"Python {m['python']}; run of {m['date']}. Volumes: a {results['tile']}³ cathode phantom "
+             f"Python {m['python']}; run of {m['date']} at commit {results.get('commit', '?')}. Volumes: a {results['tile']}³ cathode phantom "
              f"tile at {results['spacing_um']} µm, mirrored out to each size; thresholds "
              f"{results['thresholds'][0]:.0f} / {results['thresholds'][1]:.0f} for both pipelines.", ""]
     summary_ = results["summary"]
@@ -134,7 +134,29 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(results: dict, path: Path, notes: Path) -> None:
-    """docs/performance.md: the notes (what was slow and what fixed it), then this run's tables."""
-    text = notes.read_text(encoding="utf-8") if notes.exists() else "# Performance\n"
-    path.write_text(text.rstrip() + "\n\n## Latest run (`make bench`)\n\n" + markdown(results), encoding="utf-8")
+def write(runs, path: Path, notes: Path) -> None:
+    """docs/performance.md: the notes (what was slow and what fixed it), then each run's tables."""
+    runs = [runs] if isinstance(runs, dict) else list(runs)
+    text = notes.read_text(encoding="utf-8").rstrip() if notes.exists() else "# Performance"
+    for k, results in enumerate(runs, start=1):
+        sizes = ", ".join(f"{s}³" for s in results["sizes"])
+        heading = "Latest run" if len(runs) == 1 else f"Run {k} of {len(runs)}"
+        text += f"\n\n## {heading} (`make bench`): {sizes}\n\n" + markdown(results)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def main(argv=None):
+    """Rewrite docs/performance.md from saved runs: ``python benchmarks/report.py RUN.json [RUN.json ...]``."""
+    import argparse
+    import json
+
+    here = Path(__file__).resolve().parent
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("runs", nargs="+")
+    parser.add_argument("--docs", default=str(here.parent / "docs" / "performance.md"))
+    args = parser.parse_args(argv)
+    write([json.loads(Path(r).read_text()) for r in args.runs], Path(args.docs), here / "performance_notes.md")
+
+
+if __name__ == "__main__":
+    main()

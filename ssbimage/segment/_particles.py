@@ -156,7 +156,24 @@ def _saddles_block(labels, distance):
                                           np.minimum(depth[touch], other_depth[touch])]))
     index = np.flatnonzero(present)
     regions = np.column_stack([index, peak[index], surface[index]])
-    return regions, (np.concatenate(edges) if edges else np.empty((0, 3)))
+    return regions, _pairs(np.concatenate(edges) if edges else np.empty((0, 3)))
+
+
+def _pairs(faces):
+    """Per touching pair (a, b): the highest face distance and the number of faces.
+
+    Summarised per block so that what is gathered grows with the number of
+    particles, not with the number of voxel faces between them (3 GiB of
+    faces at 1024³).
+    """
+    if not len(faces):
+        return np.empty((0, 4))
+    keys = faces[:, 0].astype(np.int64) * (int(faces[:, 1].max()) + 1) + faces[:, 1].astype(np.int64)
+    order = np.lexsort((faces[:, 2], keys))
+    keys, faces = keys[order], faces[order]
+    last = np.flatnonzero(np.diff(keys, append=keys[-1] + 1))  # each pair's last row holds its maximum
+    counts = np.diff(np.concatenate([[-1], last]))
+    return np.column_stack([faces[last, 0], faces[last, 1], faces[last, 2], counts])
 
 
 def _region_graph(parts, n_markers):
@@ -170,9 +187,9 @@ def _region_graph(parts, n_markers):
             index = regions[:, 0].astype(np.int64)
             np.maximum.at(peaks, index, regions[:, 1])
             np.add.at(surfaces, index, regions[:, 2])
-    faces = pd.DataFrame(np.concatenate([e for _, e in parts]) if parts else np.empty((0, 3)),
-                         columns=["a", "b", "distance"])
-    pairs = faces.groupby(["a", "b"])["distance"].agg(["max", "size"]).reset_index()
+    faces = pd.DataFrame(np.concatenate([e for _, e in parts]) if parts else np.empty((0, 4)),
+                         columns=["a", "b", "distance", "faces"])
+    pairs = faces.groupby(["a", "b"]).agg(max=("distance", "max"), size=("faces", "sum")).reset_index()
     neighbours = {}
     for a, b, neck, shared in zip(pairs.a.to_numpy(int), pairs.b.to_numpy(int),
                                   pairs["max"].to_numpy(), pairs["size"].to_numpy()):
