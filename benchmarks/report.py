@@ -70,11 +70,30 @@ def _fmt(value, digits=3):
     return str(value)
 
 
+def _stage_table(results: dict, pipeline: str, title: str) -> list:
+    """Rows of seconds per stage and size for one pipeline (none if it never ran)."""
+    names = []
+    for entry in results["sizes"].values():
+        for name in entry["runs"].get(pipeline, {}).get("stages", {}):
+            if name not in names:
+                names.append(name)
+    if not names:
+        return []
+    lines = ["", f"### Stages of {title} (seconds)", "",
+             "| size | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for size, entry in results["sizes"].items():
+        stages = entry["runs"].get(pipeline, {}).get("stages")
+        if stages:
+            lines.append(f"| {size}³ | " + " | ".join(_fmt(stages.get(n)) for n in names) + " |")
+    return lines
+
+
 def markdown(results: dict) -> str:
     m = results["machine"]
     lines = [f"Machine: {m['cores']} cores, {m['ram_bytes'] / GiB:.1f} GiB RAM, {m['cpu'] or 'CPU unknown'}, "
-             f"Python {m['python']}; run of {m['date']} at commit {results.get('commit', '?')}. Volumes: a {results['tile']}³ cathode phantom "
-             f"tile at {results['spacing_um']} µm, mirrored out to each size; thresholds "
+             f"Python {m['python']}; run of {m['date']} at commit {results.get('commit', '?')}. "
+             f"Volumes: a {results['tile']}³ cathode phantom tile at {results['spacing_um']} µm, "
+             f"mirrored out to each size; thresholds "
              f"{results['thresholds'][0]:.0f} / {results['thresholds'][1]:.0f} for both pipelines.", ""]
     summary_ = results["summary"]
     lines += ["### Floors", "", "| floor | measured | target | met |", "|---|---|---|---|"]
@@ -99,29 +118,8 @@ def markdown(results: dict) -> str:
     if summary_["scaling"]:
         lines += ["", "Scaling of ours: " + ", ".join(f"time({k.split('/')[0]}³)/time({k.split('/')[1]}³) = "
                                                       f"{v:.2f}" for k, v in summary_["scaling"].items())]
-    lines += ["", "### Stages of ours (seconds)", ""]
-    stage_names = []
-    for entry in results["sizes"].values():
-        for name in entry["runs"].get("ours", {}).get("stages", {}):
-            if name not in stage_names:
-                stage_names.append(name)
-    lines += ["| size | " + " | ".join(stage_names) + " |", "|---" * (len(stage_names) + 1) + "|"]
-    for size, entry in results["sizes"].items():
-        stages = entry["runs"].get("ours", {}).get("stages")
-        if stages:
-            lines.append(f"| {size}³ | " + " | ".join(_fmt(stages.get(n)) for n in stage_names) + " |")
-    lines += ["", "### Stages of the naive pipeline (seconds)", ""]
-    naive_names = []
-    for entry in results["sizes"].values():
-        for name in entry["runs"].get("naive", {}).get("stages", {}):
-            if name not in naive_names:
-                naive_names.append(name)
-    if naive_names:
-        lines += ["| size | " + " | ".join(naive_names) + " |", "|---" * (len(naive_names) + 1) + "|"]
-        for size, entry in results["sizes"].items():
-            stages = entry["runs"].get("naive", {}).get("stages")
-            if stages:
-                lines.append(f"| {size}³ | " + " | ".join(_fmt(stages.get(n)) for n in naive_names) + " |")
+    for pipeline, title in (("ours", "ours"), ("naive", "the naive pipeline")):
+        lines += _stage_table(results, pipeline, title)
     lines += ["", "### Accuracy: the same volume, measured / truth", "",
               "| size | metric | truth | ours | naive | PoreSpy |", "|---|---|---|---|---|---|"]
     for size, entry in results["sizes"].items():
