@@ -19,7 +19,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-__all__ = ["stash", "store_in_batches"]
+__all__ = ["stash", "store_in_batches", "write_zarr"]
 
 BATCH = 8  # blocks per compute: a few per worker keeps them busy and memory bounded
 
@@ -47,6 +47,20 @@ def store_in_batches(array: da.Array, target, *also, batch: int = BATCH):
     return values
 
 
+def write_zarr(array: da.Array, path, *, compressors="auto", also=()):
+    """Create the Zarr array ``path`` in ``array``'s chunks (made regular) and fill it in batches.
+
+    Returns the Zarr array and the computed ``also``.
+    """
+    import zarr
+
+    if any(len(set(c[:-1])) > 1 or (len(c) > 1 and c[-1] > c[0]) for c in array.chunks):
+        array = array.rechunk(array.chunksize)  # Zarr needs regular chunks
+    target = zarr.create_array(str(path), shape=array.shape, dtype=array.dtype, chunks=array.chunksize,
+                               compressors=compressors, overwrite=True)
+    return target, store_in_batches(array, target, *also)
+
+
 def stash(array: da.Array, *also, scratch_dir: str | os.PathLike | None = None, name: str = "array"):
     """Compute ``array`` into a new Zarr store in a scratch folder; return it read back lazily.
 
@@ -69,18 +83,12 @@ def stash(array: da.Array, *also, scratch_dir: str | os.PathLike | None = None, 
     *values
         The computed ``also``.
     """
-    import zarr
     from zarr.codecs import BloscCodec
 
     folder = Path(tempfile.mkdtemp(prefix=f"ssbimage-{name}-", dir=scratch_dir))
     try:
-        target = zarr.create_array(
-            str(folder / "data.zarr"), shape=array.shape, dtype=array.dtype,
-            chunks=tuple(c[0] for c in array.chunks),
-            compressors=BloscCodec(cname="lz4", clevel=1, shuffle="bitshuffle"))
-        if any(len(set(c[:-1])) > 1 or (len(c) > 1 and c[-1] > c[0]) for c in array.chunks):
-            array = array.rechunk(target.chunks)  # Zarr needs regular chunks
-        values = store_in_batches(array, target, *also)
+        target, values = write_zarr(array, folder / "data.zarr", also=also,
+                                    compressors=BloscCodec(cname="lz4", clevel=1, shuffle="bitshuffle"))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

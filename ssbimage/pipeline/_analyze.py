@@ -107,15 +107,10 @@ def _checkpoint(array, scratch, name):
     would not scale (a 2048³ phase map is 8 GiB).
     """
     import dask.array as da
-    import zarr
 
-    from .._scratch import store_in_batches
+    from .._scratch import write_zarr
 
-    if any(len(set(c[:-1])) > 1 or (len(c) > 1 and c[-1] > c[0]) for c in array.chunks):
-        array = array.rechunk(array.chunksize)  # Zarr needs regular chunks
-    target = zarr.create_array(str(Path(scratch) / f"{name}.zarr"), shape=array.shape, dtype=array.dtype,
-                               chunks=array.chunksize, overwrite=True)
-    store_in_batches(array, target)
+    target, _ = write_zarr(array, Path(scratch) / f"{name}.zarr")
     return da.from_zarr(target)
 
 
