@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from .._arrays import as_dask
+from .._arrays import as_dask, kernel_threads
 from .._spacing import check_spacing
 from ._surfaces import FIXED_POINT, _haloed_blocks, _sigmas, _sum_by_key, compute_in_batches, gap_voxels
 
@@ -49,8 +49,9 @@ def _signed_distance(mask, spacing):
 
     anisotropy = tuple(float(s) for s in spacing)
     half = 0.5 * spacing.min()
-    inside = edt.edt(mask, anisotropy=anisotropy, black_border=False) - half
-    outside = edt.edt(~mask, anisotropy=anisotropy, black_border=False) - half
+    threads = kernel_threads()
+    inside = edt.edt(mask, anisotropy=anisotropy, black_border=False, parallel=threads) - half
+    outside = edt.edt(~mask, anisotropy=anisotropy, black_border=False, parallel=threads) - half
     clip = DISTANCE_CLIP * spacing.max()
     return np.clip(np.where(mask, inside, -outside), -clip, clip)
 

@@ -35,10 +35,11 @@ import math
 
 import dask
 import dask.array as da
+import numba
 import numpy as np
 from scipy import ndimage
 
-from .._arrays import as_dask, label_counts
+from .._arrays import as_dask, kernel_threads, label_counts
 from .._spacing import check_spacing
 from ._label import keep_labels, label
 
@@ -63,7 +64,7 @@ def _edt_block(mask, spacing, clip):
     import edt
 
     distance = edt.edt(np.ascontiguousarray(mask), anisotropy=spacing, black_border=False,
-                       parallel=1).astype(np.float32)
+                       parallel=kernel_threads()).astype(np.float32)
     # voxels whose nearest background lies beyond the halo get distances
     # that depend on the block; clipping makes them all ``clip``
     return np.minimum(distance, np.float32(clip), out=distance)
@@ -125,38 +126,73 @@ def _work_chunks(array, halo):
 def _saddles_block(labels, distance):
     """Per block (with a one-voxel halo): each region's peak distance and
     surface (voxel faces towards any other label, background or the volume's
-    outside) and, per voxel face between two touching regions, the lower
-    distance of its two voxels.
+    outside) and, per pair of touching regions, the highest distance on
+    their common faces and the number of those faces (:func:`_pairs`); a
+    face's distance is the lower of its two voxels'.
 
     Faces are taken between each core voxel and its next voxel along each
     axis (which may lie in the halo), so every face between two regions is
     seen in exactly one block; surfaces count each core voxel's own faces.
     """
-    core = tuple(slice(1, n - 1) for n in labels.shape)
-    own, depth = labels[core], distance[core]
-    found = own > 0
-    ids = own[found].astype(np.int64)
-    n = int(ids.max()) + 1 if len(ids) else 1
-    peak = np.zeros(n)
-    np.maximum.at(peak, ids, depth[found])
-    present = np.bincount(ids, minlength=n) > 0
-    surface = np.zeros(n)
-    edges = []
-    for axis in range(3):
-        previous, nxt = (tuple(side if a == axis else slice(1, m - 1) for a, m in enumerate(labels.shape))
-                         for side in (slice(0, -2), slice(2, None)))
-        surface += np.bincount(own[found & (own != labels[previous])].astype(np.int64), minlength=n)
-        other, other_depth = labels[nxt], distance[nxt]
-        differ = found & (own != other)
-        surface += np.bincount(own[differ].astype(np.int64), minlength=n)
-        touch = differ & (other > 0)
-        if touch.any():
-            a, b = own[touch].astype(np.int64), other[touch].astype(np.int64)
-            edges.append(np.column_stack([np.minimum(a, b), np.maximum(a, b),
-                                          np.minimum(depth[touch], other_depth[touch])]))
-    index = np.flatnonzero(present)
+    labels = np.ascontiguousarray(labels)
+    peak, surface, edges = _scan_faces(labels, np.ascontiguousarray(distance).astype(np.float64, copy=False))
+    index = np.flatnonzero(surface >= 0)
     regions = np.column_stack([index, peak[index], surface[index]])
-    return regions, _pairs(np.concatenate(edges) if edges else np.empty((0, 3)))
+    return regions, _pairs(edges)
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan_faces(labels, distance):  # pragma: no cover - compiled
+    """One pass over the core voxels for :func:`_saddles_block`: peak and
+    surface per label (surface -1 where the label is absent) and one row
+    (a < b, distance) per face between touching regions.
+
+    Compiled and free of the GIL: the NumPy version of this scan held it,
+    and took as long as the watershed (2.3 s at 256³).
+    """
+    nz, ny, nx = labels.shape
+    n = 0
+    for z in range(1, nz - 1):
+        for y in range(1, ny - 1):
+            for x in range(1, nx - 1):
+                n = max(n, labels[z, y, x])
+    peak = np.zeros(n + 1)
+    surface = np.full(n + 1, -1.0)
+    steps = ((1, 0, 0), (0, 1, 0), (0, 0, 1))
+    touching = 0
+    for z in range(1, nz - 1):
+        for y in range(1, ny - 1):
+            for x in range(1, nx - 1):
+                own = labels[z, y, x]
+                if own == 0:
+                    continue
+                if surface[own] < 0:
+                    surface[own] = 0.0
+                peak[own] = max(peak[own], distance[z, y, x])
+                for dz, dy, dx in steps:
+                    if labels[z - dz, y - dy, x - dx] != own:
+                        surface[own] += 1
+                    other = labels[z + dz, y + dy, x + dx]
+                    if other != own:
+                        surface[own] += 1
+                        if other > 0:
+                            touching += 1
+    edges = np.empty((touching, 3))
+    k = 0
+    for z in range(1, nz - 1):
+        for y in range(1, ny - 1):
+            for x in range(1, nx - 1):
+                own = labels[z, y, x]
+                if own == 0:
+                    continue
+                for dz, dy, dx in steps:
+                    other = labels[z + dz, y + dy, x + dx]
+                    if other != own and other > 0:
+                        edges[k, 0] = min(own, other)
+                        edges[k, 1] = max(own, other)
+                        edges[k, 2] = min(distance[z, y, x], distance[z + dz, y + dy, x + dx])
+                        k += 1
+    return peak, surface, edges
 
 
 def _pairs(faces):
