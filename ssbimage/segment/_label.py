@@ -6,6 +6,7 @@ import itertools
 
 import dask
 import dask.array as da
+import numba
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
@@ -36,13 +37,8 @@ def _summarise(block, location, shape, connectivity):
     # within a chunk, global raster order is local raster order: find each
     # component's first voxel locally, then convert just those n positions
     flat = labels.ravel()
-    # cc3d numbers components in raster order of their first voxel, so the
-    # running maximum steps up exactly there (checked; else found the slow way)
-    run = np.maximum.accumulate(flat)
-    first_local = np.flatnonzero(run[1:] > run[:-1]) + 1
-    if n and flat[0]:
-        first_local = np.concatenate([[0], first_local])
-    if len(first_local) != n or not np.array_equal(flat[first_local], np.arange(1, n + 1)):
+    first_local = _first_voxels(flat, n)
+    if first_local is None:  # not numbered in raster order: find them the slow way
         fg = np.flatnonzero(flat)
         first_local = np.full(n + 1, np.iinfo(np.int64).max, np.int64)
         np.minimum.at(first_local, flat[fg], fg)
@@ -54,8 +50,39 @@ def _summarise(block, location, shape, connectivity):
     return n, first, faces
 
 
+@numba.njit(cache=True, nogil=True)
+def _first_voxels_compiled(flat, n):  # pragma: no cover - compiled
+    first = np.empty(n, np.int64)
+    expected = 1
+    for i in range(flat.size):
+        value = flat[i]
+        if value >= expected:
+            if value != expected:
+                return first, False
+            first[expected - 1] = i
+            expected += 1
+            if expected > n:
+                break
+    return first, expected > n
+
+
+def _first_voxels(flat, n):
+    """Flat index of each component's first voxel, or None if the labels are not in raster order.
+
+    cc3d numbers components in raster order of their first voxel, so one
+    scan that expects label k + 1 after label k finds them (compiled, GIL
+    free), and stops at the last one.
+    """
+    first, ok = _first_voxels_compiled(flat, int(n))
+    return first if ok else None
+
+
 def _seam_pairs(lows, highs, offsets):
-    """Pairs of provisional ids that touch across one seam (full cross-section planes)."""
+    """Pairs of provisional ids that touch across one seam (full cross-section planes).
+
+    Runs of the same pair along a row are kept once: a seam has a pair per
+    voxel and offset (21 M at 512³), and the graph needs each pair once.
+    """
     pairs = []
     ny, nx = lows.shape
     for dy, dx in offsets:
@@ -63,7 +90,10 @@ def _seam_pairs(lows, highs, offsets):
         b = lows[max(0, dy):ny - max(0, -dy) or None, max(0, dx):nx - max(0, -dx) or None]
         both = (a > 0) & (b > 0)
         if both.any():
-            pairs.append(np.stack([a[both], b[both]], axis=1))
+            a, b = a[both], b[both]
+            new = np.ones(len(a), bool)
+            new[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+            pairs.append(np.stack([a[new], b[new]], axis=1))
     return np.concatenate(pairs) if pairs else np.empty((0, 2), np.int64)
 
 
@@ -113,7 +143,17 @@ def _mapping(summaries, grid, connectivity):
 def _relabel(block, offset, lookup, connectivity):
     labels, n = _local(block, connectivity)
     table = np.concatenate([[0], lookup[offset + 1:offset + n + 1]]).astype(np.uint32)
-    return table[labels]
+    return _apply_table(labels, table)
+
+
+@numba.njit(cache=True, nogil=True)
+def _apply_table(labels, table):  # pragma: no cover - compiled
+    """``table[labels]`` without holding the GIL (NumPy's gather holds it)."""
+    out = np.empty_like(labels)
+    flat, result = labels.ravel(), out.ravel()
+    for i in range(flat.size):
+        result[i] = table[flat[i]]
+    return out
 
 
 def keep_labels(labels, keep) -> da.Array:
