@@ -47,16 +47,31 @@ def store_in_batches(array: da.Array, target, *also, batch: int = BATCH):
     return values
 
 
-def write_zarr(array: da.Array, path, *, compressors="auto", also=()):
-    """Create the Zarr array ``path`` in ``array``'s chunks (made regular) and fill it in batches.
+def write_zarr(array: da.Array, path, *, compressors="auto", also=(), chunks=None):
+    """Create the Zarr array ``path`` and fill it in batches of ``array``'s blocks.
+
+    The store's chunks are ``chunks`` (a shape) where every block of
+    ``array`` is a whole number of them, else ``array``'s chunks (made
+    regular). Writing large blocks into smaller store chunks needs no
+    rechunk: a rechunked block would be recomputed once per batch that
+    holds a piece of it (measured: 21 s instead of 5 s to write the 512³
+    particle labels from 256³ blocks into 128³ chunks).
 
     Returns the Zarr array and the computed ``also``.
     """
     import zarr
 
-    if any(len(set(c[:-1])) > 1 or (len(c) > 1 and c[-1] > c[0]) for c in array.chunks):
-        array = array.rechunk(array.chunksize)  # Zarr needs regular chunks
-    target = zarr.create_array(str(path), shape=array.shape, dtype=array.dtype, chunks=array.chunksize,
+    def aligned(shape):
+        return all(all(int(edge) % size == 0 or int(edge) == total
+                       for edge in np.cumsum(sizes)) for sizes, size, total in zip(array.chunks, shape, array.shape))
+
+    if chunks is None or not aligned(tuple(chunks)):
+        if any(len(set(c[:-1])) > 1 or (len(c) > 1 and c[-1] > c[0]) for c in array.chunks):
+            array = array.rechunk(array.chunksize)  # Zarr needs regular chunks
+        chunks = array.chunksize if chunks is None else chunks
+        if not aligned(tuple(chunks)):
+            array = array.rechunk(chunks)
+    target = zarr.create_array(str(path), shape=array.shape, dtype=array.dtype, chunks=tuple(chunks),
                                compressors=compressors, overwrite=True)
     return target, store_in_batches(array, target, *also)
 

@@ -99,7 +99,7 @@ def _open(source, spacing) -> Volume:
     return Volume.from_array(source, spacing)
 
 
-def _checkpoint(array, scratch, name):
+def _checkpoint(array, scratch, name, chunks=None):
     """Write a lazy array to a Zarr store in the scratch folder and read it back lazily.
 
     Later steps read it many times; recomputing the classifier or the
@@ -110,7 +110,7 @@ def _checkpoint(array, scratch, name):
 
     from .._scratch import write_zarr
 
-    target, _ = write_zarr(array, Path(scratch) / f"{name}.zarr")
+    target, _ = write_zarr(array, Path(scratch) / f"{name}.zarr", chunks=chunks)
     return da.from_zarr(target)
 
 
@@ -154,7 +154,7 @@ def _segment_and_measure(volume, spacing, config: AnalysisConfig, provenance, sc
         with _stage(provenance, "particles"):
             particles_lazy, _ = segment_particles(phases, spacing=spacing, scratch_dir=scratch)
             # stored in the phase map's chunks, which the metrics read it in
-            labels["particles"] = _checkpoint(particles_lazy.rechunk(phases.chunks), scratch, "particles")
+            labels["particles"] = _checkpoint(particles_lazy, scratch, "particles", chunks=phases.chunksize)
         with _stage(provenance, "voids"):
             labels["voids"], voids = segment_voids(phases, spacing=spacing, min_volume=config.min_void_volume)
         with _stage(provenance, "cracks"):
