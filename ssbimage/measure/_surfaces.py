@@ -1,7 +1,8 @@
 """Whole surfaces of instances by marching cubes, and the chunking helpers of area sums.
 
 :func:`label_surface_areas` meshes the 0.5 level set of each instance's
-indicator smoothed with σ = 0.8 voxel (scikit-image marching cubes), inside
+indicator smoothed with σ = 0.8 voxel (marching cubes with Lorensen & Cline's
+table, compiled), inside
 the instance's box in each block, and divides each triangle's area by the
 smoothing's mean-curvature shrinkage (:func:`curvature_factors`): a sphere
 of r = 10 voxels within 1 %, of r = 5 within 0.5 %. It gives the envelope
@@ -12,7 +13,8 @@ normals), which also keeps thin gaps and attributes every face exactly.
 Chunking: every block is read with a halo and meshes the marching-cubes
 cells whose lowest corner lies in it (one voxel beyond its upper faces, none
 beyond the volume's): every cell is counted in exactly one block. Vertices
-are re-interpolated in float64 and areas summed as integers of 2⁻³² µm².
+are interpolated in float64 relative to their cell and areas summed as
+integers of 2⁻³² µm².
 """
 
 from __future__ import annotations
@@ -79,71 +81,91 @@ def _owned_cells(halo, core, at_end):
     return tuple(slice(h, h + n + (0 if end else 1)) for h, n, end in zip(halo, core, at_end))
 
 
-@numba.njit(cache=True, nogil=True)
-def _triangle_areas(verts, faces, field, spacing):  # pragma: no cover - compiled
-    """Centroids (voxels) and areas (µm²) of marching-cubes triangles.
+def _classic_cases():
+    """Lorensen & Cline's triangle table (256 cases × up to 5 triangles, edges −1-padded),
+    as scikit-image ships it for ``marching_cubes(method="lorensen")``."""
+    from skimage.measure import _marching_cubes_lewiner_luts as luts
+    from skimage.measure._marching_cubes_lewiner import _to_array
 
-    scikit-image returns float32 vertices, whose rounding depends on how far
-    the block starts from the volume's origin. Each vertex is re-expressed
-    as an integer grid point plus a float64 step along one cell edge, the
-    crossing re-interpolated from the field; edges are integer differences
-    plus step differences, so every block computes the same triangle. A
-    triangle's area vector scales with the product of the other two
-    spacings. Compiled and free of the GIL (the NumPy version held it for
-    a third of the envelope's time).
+    return np.array(_to_array(luts.CASESCLASSIC), np.int64)
+
+
+_CORNERS = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]])
+_EDGES = np.array([[0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4], [0, 4], [1, 5], [2, 6], [3, 7]])
+_CASES = _classic_cases()
+
+
+@numba.njit(cache=True, nogil=True)
+def _march(field, level, cases, corners, edges, spacing):  # pragma: no cover - compiled
+    """Centroids (voxels) and areas (µm²) of the marching-cubes triangles of every cell of ``field``.
+
+    Each crossing is interpolated in float64 from the two grid values of
+    its cell edge, relative to the cell, so a triangle comes out the same
+    in any block that holds its cell. A triangle's area vector scales with
+    the product of the other two spacings; degenerate triangles are dropped.
     """
-    nv = verts.shape[0]
-    base = np.empty((nv, 3), np.int64)
-    step = np.zeros((nv, 3))
-    for v in range(nv):
-        axis, largest = 0, -1.0
-        for a in range(3):
-            base[v, a] = int(np.floor(verts[v, a]))
-            frac = verts[v, a] - base[v, a]
-            if frac > largest:
-                axis, largest = a, frac
-        if largest <= 0:
-            continue
-        ahead = base[v].copy()
-        ahead[axis] = min(ahead[axis] + 1, field.shape[axis] - 1)
-        for a in range(3):
-            ahead[a] = min(ahead[a], field.shape[a] - 1)
-        low = np.float64(field[base[v, 0], base[v, 1], base[v, 2]])
-        high = np.float64(field[ahead[0], ahead[1], ahead[2]])
-        denom = high - low if high != low else 1.0
-        step[v, axis] = min(max((0.5 - low) / denom, 0.0), 1.0)
+    nz, ny, nx = field.shape
     scale = np.array([spacing[1] * spacing[2], spacing[0] * spacing[2], spacing[0] * spacing[1]])
-    centroids = np.empty((faces.shape[0], 3))
-    areas = np.empty(faces.shape[0])
-    edge1 = np.empty(3)
-    edge2 = np.empty(3)
-    kept = 0
-    for f in range(faces.shape[0]):
-        a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
-        for i in range(3):
-            edge1[i] = (base[b, i] - base[a, i]) + (step[b, i] - step[a, i])
-            edge2[i] = (base[c, i] - base[a, i]) + (step[c, i] - step[a, i])
-        cross0 = (edge1[1] * edge2[2] - edge1[2] * edge2[1]) * scale[0]
-        cross1 = (edge1[2] * edge2[0] - edge1[0] * edge2[2]) * scale[1]
-        cross2 = (edge1[0] * edge2[1] - edge1[1] * edge2[0]) * scale[2]
-        area = 0.5 * np.sqrt(cross0 * cross0 + cross1 * cross1 + cross2 * cross2)
-        if area > 0:
-            for i in range(3):
-                centroids[kept, i] = ((base[a, i] + step[a, i]) + (base[b, i] + step[b, i])
-                                      + (base[c, i] + step[c, i])) / 3
-            areas[kept] = area
-            kept += 1
-    return centroids[:kept], areas[:kept]
+    capacity = 1024
+    centroids = np.empty((capacity, 3))
+    areas = np.empty(capacity)
+    count = 0
+    values = np.empty(8)
+    points = np.empty((12, 3))
+    for z in range(nz - 1):
+        for y in range(ny - 1):
+            for x in range(nx - 1):
+                case = 0
+                for c in range(8):
+                    values[c] = field[z + corners[c, 0], y + corners[c, 1], x + corners[c, 2]]
+                    if values[c] < level:
+                        case |= 1 << c
+                if case == 0 or case == 255:
+                    continue
+                for e in range(12):
+                    a, b = edges[e, 0], edges[e, 1]
+                    if (values[a] < level) != (values[b] < level):
+                        t = (level - values[a]) / (values[b] - values[a])
+                        for i in range(3):
+                            points[e, i] = corners[a, i] + t * (corners[b, i] - corners[a, i])
+                for k in range(0, 15, 3):
+                    if cases[case, k] < 0:
+                        break
+                    p, q, r = cases[case, k], cases[case, k + 1], cases[case, k + 2]
+                    c0 = ((points[q, 1] - points[p, 1]) * (points[r, 2] - points[p, 2])
+                          - (points[q, 2] - points[p, 2]) * (points[r, 1] - points[p, 1])) * scale[0]
+                    c1 = ((points[q, 2] - points[p, 2]) * (points[r, 0] - points[p, 0])
+                          - (points[q, 0] - points[p, 0]) * (points[r, 2] - points[p, 2])) * scale[1]
+                    c2 = ((points[q, 0] - points[p, 0]) * (points[r, 1] - points[p, 1])
+                          - (points[q, 1] - points[p, 1]) * (points[r, 0] - points[p, 0])) * scale[2]
+                    area = 0.5 * np.sqrt(c0 * c0 + c1 * c1 + c2 * c2)
+                    if area <= 0:
+                        continue
+                    if count == capacity:
+                        capacity *= 2
+                        grown_c = np.empty((capacity, 3))
+                        grown_c[:count] = centroids[:count]
+                        grown_a = np.empty(capacity)
+                        grown_a[:count] = areas[:count]
+                        centroids, areas = grown_c, grown_a
+                    centroids[count, 0] = z + (points[p, 0] + points[q, 0] + points[r, 0]) / 3
+                    centroids[count, 1] = y + (points[p, 1] + points[q, 1] + points[r, 1]) / 3
+                    centroids[count, 2] = x + (points[p, 2] + points[q, 2] + points[r, 2]) / 3
+                    areas[count] = area
+                    count += 1
+    return centroids[:count], areas[:count]
 
 
 def _triangles(field, spacing):
-    """Centroids (voxels) and areas (µm²) of the triangles of the 0.5 level set."""
-    from skimage.measure import marching_cubes
+    """Centroids (voxels) and areas (µm²) of the triangles of the 0.5 level set.
 
+    Marching cubes with Lorensen & Cline's table, compiled (:func:`_march`):
+    scikit-image's implementation holds the GIL and ran at 12 Mvox/s on the
+    envelopes' boxes, a third of their time.
+    """
     if field.min() >= 0.5 or field.max() < 0.5 or min(field.shape) < 2:
         return np.empty((0, 3)), np.empty(0)
-    verts, faces, _, _ = marching_cubes(field, 0.5, allow_degenerate=False)
-    return _triangle_areas(verts, faces, field, np.asarray(spacing, np.float64))
+    return _march(field, 0.5, _CASES, _CORNERS, _EDGES, np.asarray(spacing, np.float64))
 
 
 @numba.njit(cache=True, nogil=True)
