@@ -138,8 +138,8 @@ def _block_faces(phases, labels, halo, core, at_end, phase, spacing, smoothing, 
     for axis in range(3):
         lo = np.array(halo, np.int64)
         # no pair beyond the volume's last voxel
-        hi = np.array([h + n - (1 if end and a == axis else 0) for a, (h, n, end) in enumerate(zip(halo, core, at_end))],
-                      np.int64)
+        hi = np.array([h + n - (1 if end and a == axis else 0)
+                       for a, (h, n, end) in enumerate(zip(halo, core, at_end))], np.int64)
         owner, facing, areas = _faces_along(axis, mask, phases, labels, wide, narrow, thin, lo, hi,
                                             np.asarray(spacing, np.float64))
         if len(areas):
