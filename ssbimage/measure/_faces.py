@@ -33,11 +33,10 @@ import dask
 import numba
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
 from .._arrays import as_dask, kernel_threads
 from .._spacing import check_spacing
-from ._surfaces import FIXED_POINT, _haloed_blocks, _sigmas, _sum_by_key, compute_in_batches, gap_voxels
+from ._surfaces import FIXED_POINT, _gaussian_on, _haloed_blocks, _sigmas, _sum_by_key, compute_in_batches, gap_voxels
 
 __all__ = ["interface_areas"]
 
@@ -118,28 +117,6 @@ def _faces_along(axis, mask, phases, labels, wide, narrow, thin, lo, hi, spacing
 def _grown(values, capacity):  # pragma: no cover - compiled
     out = np.empty(capacity, values.dtype)
     out[:values.size] = values
-    return out
-
-
-def _gaussian_on(field, sigmas, region):
-    """``ndimage.gaussian_filter(field, sigmas, mode="nearest", truncate=4.0)`` on ``region``
-    (zero elsewhere), bit for bit where the region lies a kernel radius inside the field.
-
-    Each 1-D pass runs only on the lines the later passes read, and ends
-    cropped to the region along its axis: 40 % less work on a 128³ block
-    with the interface halo.
-    """
-    radius = [int(4.0 * s + 0.5) for s in sigmas]
-    box = tuple(slice(max(r.start - k, 0), min(r.stop + k, n)) for r, k, n in zip(region, radius, field.shape))
-    smoothed = field[box]
-    for axis, sigma in enumerate(sigmas):
-        smoothed = ndimage.gaussian_filter1d(smoothed, sigma, axis=axis, mode="nearest", truncate=4.0)
-        start = region[axis].start - box[axis].start
-        keep = [slice(None)] * 3
-        keep[axis] = slice(start, start + region[axis].stop - region[axis].start)
-        smoothed = smoothed[tuple(keep)]
-    out = np.zeros(field.shape, smoothed.dtype)
-    out[region] = smoothed
     return out
 
 
