@@ -24,27 +24,26 @@ __all__ = ["stash", "store_in_batches", "write_zarr"]
 BATCH = 8  # blocks per compute: a few per worker keeps them busy and memory bounded
 
 
+def _write_block(block, target, block_info=None):
+    target[tuple(slice(start, stop) for start, stop in block_info[0]["array-location"])] = block
+    return np.ones((1,) * block.ndim, bool)
+
+
 def store_in_batches(array: da.Array, target, *also, batch: int = BATCH):
     """Write ``array`` into the Zarr array ``target`` (chunks aligned) a few blocks per compute.
 
     One compute over a whole haloed graph lets Dask read and keep the inputs
     of many blocks before it writes any (measured: 2.2 GiB to smooth and
     threshold a 512³ volume, rising with the volume); batches of blocks keep
-    the peak at a few blocks per worker. ``also`` is computed with the first
-    batch (it shares the graph) and returned.
+    the peak at a few blocks per worker (:func:`ssbimage._arrays.compute_in_batches`).
+    ``also`` (dask collections) is computed afterwards and returned.
     """
-    starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in array.chunks]
-    blocks = list(np.ndindex(*array.numblocks))
-    values = ()
-    for first in range(0, len(blocks), batch):
-        writes = []
-        for index in blocks[first:first + batch]:
-            region = tuple(slice(int(st[i]), int(st[i]) + c[i]) for st, c, i in zip(starts, array.chunks, index))
-            writes.append(da.store(array.blocks[index], target, regions=region, lock=False, compute=False))
-        computed = dask.compute(*writes, *(also if first == 0 else ()))
-        if first == 0:
-            values = computed[len(writes):]
-    return values
+    from ._arrays import compute_in_batches
+
+    written = array.map_blocks(_write_block, target=target, dtype=bool,
+                               chunks=tuple((1,) * n for n in array.numblocks))
+    compute_in_batches(list(written.to_delayed().ravel()), batch=batch)
+    return dask.compute(*also) if also else ()
 
 
 def write_zarr(array: da.Array, path, *, compressors="auto", also=(), chunks=None):
@@ -84,7 +83,7 @@ def stash(array: da.Array, *also, scratch_dir: str | os.PathLike | None = None, 
     array : dask array
         What to compute and store (chunks as they are).
     *also : dask collections
-        Computed in the same pass (sharing the graph), returned after the array.
+        Computed once the array is written, returned after it.
     scratch_dir : path, optional
         Parent folder of the scratch store (default the system's temporary
         folder; on a cluster, a folder every worker can reach).

@@ -34,9 +34,9 @@ import numba
 import numpy as np
 import pandas as pd
 
-from .._arrays import as_dask, kernel_threads
+from .._arrays import as_dask, compute_in_batches, kernel_threads
 from .._spacing import check_spacing
-from ._surfaces import FIXED_POINT, _gaussian_on, _haloed_blocks, _sigmas, _sum_by_key, compute_in_batches, gap_voxels
+from ._surfaces import FIXED_POINT, _gaussian_on, _haloed_blocks, _sigmas, _sum_by_key, gap_voxels
 
 __all__ = ["interface_areas"]
 

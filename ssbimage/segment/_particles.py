@@ -124,9 +124,9 @@ def _work_chunks(array, halo):
 
 
 def _saddles_block(labels, distance):
-    """Per block (with a one-voxel halo): each region's peak distance and
+    """Per block (with a one-voxel halo): each region's peak distance,
     surface (voxel faces towards any other label, background or the volume's
-    outside) and, per pair of touching regions, the highest distance on
+    outside) and voxels and, per pair of touching regions, the highest distance on
     their common faces and the number of those faces (:func:`_pairs`); a
     face's distance is the lower of its two voxels'.
 
@@ -135,16 +135,17 @@ def _saddles_block(labels, distance):
     seen in exactly one block; surfaces count each core voxel's own faces.
     """
     labels = np.ascontiguousarray(labels)
-    peak, surface, edges = _scan_faces(labels, np.ascontiguousarray(distance).astype(np.float64, copy=False))
+    peak, surface, voxels, edges = _scan_faces(labels,
+                                               np.ascontiguousarray(distance).astype(np.float64, copy=False))
     index = np.flatnonzero(surface >= 0)
-    regions = np.column_stack([index, peak[index], surface[index]])
+    regions = np.column_stack([index, peak[index], surface[index], voxels[index]])
     return regions, _pairs(edges)
 
 
 @numba.njit(cache=True, nogil=True)
 def _scan_faces(labels, distance):  # pragma: no cover - compiled
-    """One pass over the core voxels for :func:`_saddles_block`: peak and
-    surface per label (surface -1 where the label is absent) and one row
+    """One pass over the core voxels for :func:`_saddles_block`: peak,
+    surface and voxels per label (surface -1 where the label is absent) and one row
     (a < b, distance) per face between touching regions.
 
     Compiled and free of the GIL: the NumPy version of this scan held it,
@@ -158,6 +159,7 @@ def _scan_faces(labels, distance):  # pragma: no cover - compiled
                 n = max(n, labels[z, y, x])
     peak = np.zeros(n + 1)
     surface = np.full(n + 1, -1.0)
+    voxels = np.zeros(n + 1)
     steps = ((1, 0, 0), (0, 1, 0), (0, 0, 1))
     touching = 0
     for z in range(1, nz - 1):
@@ -168,6 +170,7 @@ def _scan_faces(labels, distance):  # pragma: no cover - compiled
                     continue
                 if surface[own] < 0:
                     surface[own] = 0.0
+                voxels[own] += 1
                 peak[own] = max(peak[own], distance[z, y, x])
                 for dz, dy, dx in steps:
                     if labels[z - dz, y - dy, x - dx] != own:
@@ -192,7 +195,7 @@ def _scan_faces(labels, distance):  # pragma: no cover - compiled
                         edges[k, 1] = max(own, other)
                         edges[k, 2] = min(distance[z, y, x], distance[z + dz, y + dy, x + dx])
                         k += 1
-    return peak, surface, edges
+    return peak, surface, voxels, edges
 
 
 def _pairs(faces):
@@ -213,16 +216,17 @@ def _pairs(faces):
 
 
 def _region_graph(parts, n_markers):
-    """Sum the per-block summaries: peak and surface per region; neck (highest
-    face distance) and common faces per touching pair."""
+    """Sum the per-block summaries: peak, surface and voxels per region; neck
+    (highest face distance) and common faces per touching pair."""
     import pandas as pd
 
-    peaks, surfaces = np.zeros(n_markers + 1), np.zeros(n_markers + 1)
+    peaks, surfaces, voxels = np.zeros(n_markers + 1), np.zeros(n_markers + 1), np.zeros(n_markers + 1)
     for regions, _ in parts:
         if len(regions):
             index = regions[:, 0].astype(np.int64)
             np.maximum.at(peaks, index, regions[:, 1])
             np.add.at(surfaces, index, regions[:, 2])
+            np.add.at(voxels, index, regions[:, 3])
     faces = pd.DataFrame(np.concatenate([e for _, e in parts]) if parts else np.empty((0, 4)),
                          columns=["a", "b", "distance", "faces"])
     pairs = faces.groupby(["a", "b"]).agg(max=("distance", "max"), size=("faces", "sum")).reset_index()
@@ -230,12 +234,13 @@ def _region_graph(parts, n_markers):
     for a, b, neck, shared in zip(pairs.a.to_numpy(int), pairs.b.to_numpy(int),
                                   pairs["max"].to_numpy(), pairs["size"].to_numpy()):
         neighbours.setdefault(a, {})[b] = neighbours.setdefault(b, {})[a] = [neck, shared]
-    return peaks, surfaces, neighbours
+    return peaks, surfaces, voxels, neighbours
 
 
 def _merge_lookup(parts, n_markers, neck_ratio, contact_share):
     """Merge touching regions that are one particle, most certain pair first;
-    lookup from marker id to particle 1..n in raster order of the markers.
+    lookup from marker id to particle 1..n in raster order of the markers, n,
+    and the voxels of each particle 0..n.
 
     A pair is one particle when its neck is at least ``neck_ratio`` of the
     lower peak, or when the faces they share are at least ``contact_share``
@@ -245,7 +250,7 @@ def _merge_lookup(parts, n_markers, neck_ratio, contact_share):
     import heapq
 
     n_markers = int(n_markers)
-    peaks, surfaces, neighbours = _region_graph(parts, n_markers)
+    peaks, surfaces, voxels, neighbours = _region_graph(parts, n_markers)
 
     def score(a, b):
         neck, shared = neighbours[a][b]
@@ -295,7 +300,8 @@ def _merge_lookup(parts, n_markers, neck_ratio, contact_share):
     kept = np.unique(roots[1:])
     number = np.zeros(n_markers + 1, np.uint32)
     number[kept] = np.arange(1, len(kept) + 1, dtype=np.uint32)
-    return number[roots], len(kept)
+    lookup = number[roots]
+    return lookup, len(kept), np.bincount(lookup, weights=voxels, minlength=len(kept) + 1).astype(np.int64)
 
 
 def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
@@ -402,12 +408,14 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
     parts = [dask.delayed(_saddles_block)(lab, lev) for lab, lev in
              zip(padded_labels.to_delayed().ravel(), padded_levels.to_delayed().ravel())]
     rest, n_rest = label(mask & (grown == 0))
-    (lookup, n_merged), n_rest = dask.compute(
-        dask.delayed(_merge_lookup, nout=2)(parts, n_markers, neck_ratio, contact_share), n_rest)
+    (lookup, n_merged, merged_voxels), n_rest = dask.compute(
+        dask.delayed(_merge_lookup, nout=3)(parts, n_markers, neck_ratio, contact_share), n_rest)
     merged = grown.map_blocks(lambda b: lookup[b], dtype=np.uint32)
     labels = da.where(rest > 0, rest + np.uint32(n_merged), merged).astype(np.uint32)
-    n = n_merged + int(n_rest)
+    # particle sizes from the region graph's voxel counts and the leftovers'
+    # own: counting the labels would compute them once more
+    voxels = np.concatenate([merged_voxels, label_counts(rest, int(n_rest)).compute()[1:]])
     voxel_volume = float(np.prod(spacing))
     min_volume = 4 / 3 * np.pi * voxel_volume if min_volume is None else float(min_volume)
-    keep = label_counts(labels, n).compute() * voxel_volume >= min_volume
+    keep = voxels * voxel_volume >= min_volume
     return keep_labels(labels, keep), int(keep[1:].sum())
