@@ -46,7 +46,7 @@ def store_in_batches(array: da.Array, target, *also, batch: int = BATCH):
     return dask.compute(*also) if also else ()
 
 
-def write_zarr(array: da.Array, path, *, compressors="auto", also=(), chunks=None):
+def write_zarr(array: da.Array, path, *, compressors="auto", also=(), chunks=None, batch: int = BATCH):
     """Create the Zarr array ``path`` and fill it in batches of ``array``'s blocks.
 
     The store's chunks are ``chunks`` (a shape) where every block of
@@ -72,10 +72,11 @@ def write_zarr(array: da.Array, path, *, compressors="auto", also=(), chunks=Non
             array = array.rechunk(chunks)
     target = zarr.create_array(str(path), shape=array.shape, dtype=array.dtype, chunks=tuple(chunks),
                                compressors=compressors, overwrite=True)
-    return target, store_in_batches(array, target, *also)
+    return target, store_in_batches(array, target, *also, batch=batch)
 
 
-def stash(array: da.Array, *also, scratch_dir: str | os.PathLike | None = None, name: str = "array"):
+def stash(array: da.Array, *also, scratch_dir: str | os.PathLike | None = None, name: str = "array",
+          batch: int = BATCH):
     """Compute ``array`` into a new Zarr store in a scratch folder; return it read back lazily.
 
     Parameters
@@ -89,6 +90,9 @@ def stash(array: da.Array, *also, scratch_dir: str | os.PathLike | None = None, 
         folder; on a cluster, a folder every worker can reach).
     name : str
         Prefix of the folder name, to tell stores apart on disk.
+    batch : int
+        Blocks computed at a time (fewer for large blocks: memory grows with
+        what one batch reads).
 
     Returns
     -------
@@ -101,7 +105,7 @@ def stash(array: da.Array, *also, scratch_dir: str | os.PathLike | None = None, 
 
     folder = Path(tempfile.mkdtemp(prefix=f"ssbimage-{name}-", dir=scratch_dir))
     try:
-        target, values = write_zarr(array, folder / "data.zarr", also=also,
+        target, values = write_zarr(array, folder / "data.zarr", also=also, batch=batch,
                                     compressors=BloscCodec(cname="lz4", clevel=1, shuffle="bitshuffle"))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

@@ -220,7 +220,7 @@ def label(mask, *, connectivity: int = 26):
     # pass 1 and the union-find run now, once: every block of the result
     # needs them, and left lazy they would be redone by every separate compute
     # of some of its blocks (batched writes: 8 times at 1024³)
-    offsets, lookup, n = _mapping(compute_in_batches(summaries, batch=32), grid, connectivity)
+    offsets, lookup, n = _mapping(compute_in_batches(summaries), grid, connectivity)
     lookup = dask.delayed(lookup, pure=True)  # one copy in the graph, not one per block
     relabel = dask.delayed(_relabel, pure=True)
     parts = np.empty(grid, dtype=object)

@@ -39,7 +39,7 @@ import numba
 import numpy as np
 from scipy import ndimage
 
-from .._arrays import as_dask, kernel_threads, label_counts
+from .._arrays import as_dask, compute_in_batches, kernel_threads, label_counts
 from .._spacing import check_spacing
 from ._label import keep_labels, label
 
@@ -390,26 +390,30 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
     unit = _level_unit(spacing, max_radius)
     # the quantised distance is written once: the markers, the watershed and
     # the necks all read it
+    # the work blocks are large (256³ and a halo): one per thread at a time
+    blocks_per_batch = kernel_threads()
     levels = stash(mask.map_overlap(_levels_block, depth=depth, boundary="none", dtype=np.uint16,
                                     spacing=tuple(spacing), clip=float(max_radius), unit=unit),
-                   scratch_dir=scratch_dir, name="distance")
+                   scratch_dir=scratch_dir, name="distance", batch=blocks_per_batch)
     peaks = levels.map_overlap(_marker_block, depth=1, boundary="none", dtype=bool,
                                min_level=math.ceil(min_radius / unit - 0.5))
     # the markers are written too: the watershed reads each chunk of them from
     # up to 27 blocks, and dask would otherwise keep computed chunks in memory
     markers, n_markers = label(peaks)
-    markers, n_markers = stash(markers.rechunk(levels.chunks), n_markers, scratch_dir=scratch_dir,
-                               name="markers")
+    markers = stash(markers.rechunk(levels.chunks), scratch_dir=scratch_dir, name="markers",
+                    batch=blocks_per_batch)
     mask = mask.rechunk(levels.chunks)
     grown = stash(da.map_overlap(_watershed_block, levels, markers, mask, depth=depth, boundary="none",
-                                 dtype=np.uint32), scratch_dir=scratch_dir, name="watershed")
+                                 dtype=np.uint32), scratch_dir=scratch_dir, name="watershed",
+                  batch=blocks_per_batch)
     padded_labels = da.overlap.overlap(grown, depth=1, boundary=0)
     padded_levels = da.overlap.overlap(levels, depth=1, boundary=0)
-    parts = [dask.delayed(_saddles_block)(lab, lev) for lab, lev in
-             zip(padded_labels.to_delayed().ravel(), padded_levels.to_delayed().ravel())]
+    # in batches: one compute over every block read 7.4 GiB of haloed blocks ahead at 1024³
+    parts = compute_in_batches([dask.delayed(_saddles_block)(lab, lev) for lab, lev in
+                                zip(padded_labels.to_delayed().ravel(), padded_levels.to_delayed().ravel())],
+                               batch=blocks_per_batch)
+    lookup, n_merged, merged_voxels = _merge_lookup(parts, int(n_markers), neck_ratio, contact_share)
     rest, n_rest = label(mask & (grown == 0))
-    (lookup, n_merged, merged_voxels), n_rest = dask.compute(
-        dask.delayed(_merge_lookup, nout=3)(parts, n_markers, neck_ratio, contact_share), n_rest)
     merged = grown.map_blocks(lambda b: lookup[b], dtype=np.uint32)
     labels = da.where(rest > 0, rest + np.uint32(n_merged), merged).astype(np.uint32)
     # particle sizes from the region graph's voxel counts and the leftovers'
