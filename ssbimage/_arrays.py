@@ -34,6 +34,13 @@ def compute_in_batches(parts, batch: int = 8) -> list:
     each batch runs only the tasks its blocks need: a ``dask.compute`` per
     batch would rebuild the whole graph each time (measured: 49 ms per block
     at 4096 blocks, growing with the volume).
+
+    Under ``dask.distributed`` everything goes in one ``dask.compute``: the
+    scheduler queues root tasks itself (which bounds what is read ahead),
+    while a barrier per batch left the two workers idle half the time and
+    re-read the inputs shared between batches (measured on a 512³ analysis on
+    a 2-worker LocalCluster: 2.1× the threaded scheduler's time with batches,
+    1.37× without; the phase stage alone 27.9 → 14.6 s).
     """
     import dask
     from dask.base import collections_to_expr, get_scheduler
@@ -42,15 +49,22 @@ def compute_in_batches(parts, batch: int = 8) -> list:
     parts = list(parts)
     if len(parts) <= batch:
         return list(dask.compute(*parts))
+    schedule = get_scheduler(collections=parts)
+    if _is_distributed(schedule):
+        return list(dask.compute(*parts))
     graph = dict(collections_to_expr(parts, optimize_graph=True).optimize().__dask_graph__())
     keys = [part.key for part in parts]
-    schedule = get_scheduler(collections=parts)
     results = []
     for start in range(0, len(keys), batch):
         wanted = keys[start:start + batch]
         needed, _ = cull(graph, wanted)
         results.extend(schedule(needed, wanted))
     return results
+
+
+def _is_distributed(schedule) -> bool:
+    owner = getattr(schedule, "__self__", None)
+    return type(owner).__module__.startswith("distributed")
 
 
 def label_counts(labels, n_labels: int, where=None):

@@ -15,7 +15,6 @@ import tempfile
 import weakref
 from pathlib import Path
 
-import dask
 import dask.array as da
 import numpy as np
 
@@ -29,24 +28,22 @@ def _write_block(block, target, block_info=None):
     return np.ones((1,) * block.ndim, bool)
 
 
-def store_in_batches(array: da.Array, target, *also, batch: int = BATCH):
+def store_in_batches(array: da.Array, target, *, batch: int = BATCH) -> None:
     """Write ``array`` into the Zarr array ``target`` (chunks aligned) a few blocks per compute.
 
     One compute over a whole haloed graph lets Dask read and keep the inputs
     of many blocks before it writes any (measured: 2.2 GiB to smooth and
     threshold a 512³ volume, rising with the volume); batches of blocks keep
     the peak at a few blocks per worker (:func:`ssbimage._arrays.compute_in_batches`).
-    ``also`` (dask collections) is computed afterwards and returned.
     """
     from ._arrays import compute_in_batches
 
     written = array.map_blocks(_write_block, target=target, dtype=bool,
                                chunks=tuple((1,) * n for n in array.numblocks))
     compute_in_batches(list(written.to_delayed().ravel()), batch=batch)
-    return dask.compute(*also) if also else ()
 
 
-def write_zarr(array: da.Array, path, *, compressors="auto", also=(), chunks=None, batch: int = BATCH):
+def write_zarr(array: da.Array, path, *, compressors="auto", chunks=None, batch: int = BATCH):
     """Create the Zarr array ``path`` and fill it in batches of ``array``'s blocks.
 
     The store's chunks are ``chunks`` (a shape) where every block of
@@ -56,7 +53,7 @@ def write_zarr(array: da.Array, path, *, compressors="auto", also=(), chunks=Non
     holds a piece of it (measured: 21 s instead of 5 s to write the 512³
     particle labels from 256³ blocks into 128³ chunks).
 
-    Returns the Zarr array and the computed ``also``.
+    Returns the Zarr array.
     """
     import zarr
 
@@ -72,10 +69,11 @@ def write_zarr(array: da.Array, path, *, compressors="auto", also=(), chunks=Non
             array = array.rechunk(chunks)
     target = zarr.create_array(str(path), shape=array.shape, dtype=array.dtype, chunks=tuple(chunks),
                                compressors=compressors, overwrite=True)
-    return target, store_in_batches(array, target, *also, batch=batch)
+    store_in_batches(array, target, batch=batch)
+    return target
 
 
-def stash(array: da.Array, *also, scratch_dir: str | os.PathLike | None = None, name: str = "array",
+def stash(array: da.Array, *, scratch_dir: str | os.PathLike | None = None, name: str = "array",
           batch: int = BATCH):
     """Compute ``array`` into a new Zarr store in a scratch folder; return it read back lazily.
 
@@ -83,8 +81,6 @@ def stash(array: da.Array, *also, scratch_dir: str | os.PathLike | None = None, 
     ----------
     array : dask array
         What to compute and store (chunks as they are).
-    *also : dask collections
-        Computed once the array is written, returned after it.
     scratch_dir : path, optional
         Parent folder of the scratch store (default the system's temporary
         folder; on a cluster, a folder every worker can reach).
@@ -98,18 +94,15 @@ def stash(array: da.Array, *also, scratch_dir: str | os.PathLike | None = None, 
     -------
     stored : dask array
         Reads the store; the folder is deleted once no array refers to it.
-    *values
-        The computed ``also``.
     """
     from zarr.codecs import BloscCodec
 
     folder = Path(tempfile.mkdtemp(prefix=f"ssbimage-{name}-", dir=scratch_dir))
     try:
-        target, values = write_zarr(array, folder / "data.zarr", also=also, batch=batch,
+        target = write_zarr(array, folder / "data.zarr", batch=batch,
                                     compressors=BloscCodec(cname="lz4", clevel=1, shuffle="bitshuffle"))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     weakref.finalize(target, shutil.rmtree, folder, True)
-    stored = da.from_zarr(target)
-    return (stored, *values) if also else stored
+    return da.from_zarr(target)

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .._arrays import as_dask, compute_in_batches, kernel_threads
+from .._compiled import grown
 from .._spacing import check_spacing
 from ._surfaces import FIXED_POINT, _gaussian_on, _haloed_blocks, _sigmas, _sum_by_key, gap_voxels
 
@@ -101,7 +102,7 @@ def _faces_along(axis, mask, phases, labels, wide, narrow, thin, lo, hi, spacing
                 weight = abs(normal[axis]) / length if length > 0 else 1.0
                 if count == capacity:
                     capacity *= 2
-                    owner, facing, area = _grown(owner, capacity), _grown(facing, capacity), _grown(area, capacity)
+                    owner, facing, area = grown(owner, capacity), grown(facing, capacity), grown(area, capacity)
                 if inner_is_lower:
                     facing[count] = phases[z2, y2, x2]
                     owner[count] = labels[z, y, x]
@@ -111,13 +112,6 @@ def _faces_along(axis, mask, phases, labels, wide, narrow, thin, lo, hi, spacing
                 area[count] = weight * face_area
                 count += 1
     return owner[:count], facing[:count], area[:count]
-
-
-@numba.njit(cache=True, nogil=True)
-def _grown(values, capacity):  # pragma: no cover - compiled
-    out = np.empty(capacity, values.dtype)
-    out[:values.size] = values
-    return out
 
 
 def _block_faces(phases, labels, halo, core, at_end, phase, spacing, smoothing, thin_smoothing):

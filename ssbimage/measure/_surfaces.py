@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import ndimage
 
 from .._arrays import as_dask, compute_in_batches
+from .._compiled import grown
 from .._spacing import check_spacing
 
 __all__ = ["curvature_factors", "gap_voxels", "label_surface_areas"]
@@ -165,11 +166,7 @@ def _march(field, level, cases, corners, edges, spacing):  # pragma: no cover - 
                         continue
                     if count == capacity:
                         capacity *= 2
-                        grown_c = np.empty((capacity, 3))
-                        grown_c[:count] = centroids[:count]
-                        grown_a = np.empty(capacity)
-                        grown_a[:count] = areas[:count]
-                        centroids, areas = grown_c, grown_a
+                        centroids, areas = grown(centroids, capacity), grown(areas, capacity)
                     centroids[count, 0] = z + (points[p, 0] + points[q, 0] + points[r, 0]) / 3
                     centroids[count, 1] = y + (points[p, 1] + points[q, 1] + points[r, 1]) / 3
                     centroids[count, 2] = x + (points[p, 2] + points[q, 2] + points[r, 2]) / 3

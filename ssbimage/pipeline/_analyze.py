@@ -110,7 +110,7 @@ def _checkpoint(array, scratch, name, chunks=None):
 
     from .._scratch import write_zarr
 
-    target, _ = write_zarr(array, Path(scratch) / f"{name}.zarr", chunks=chunks)
+    target = write_zarr(array, Path(scratch) / f"{name}.zarr", chunks=chunks)
     return da.from_zarr(target)
 
 

@@ -40,6 +40,7 @@ import numpy as np
 from scipy import ndimage
 
 from .._arrays import as_dask, compute_in_batches, kernel_threads, label_counts
+from .._compiled import grown
 from .._spacing import check_spacing
 from ._label import keep_labels, label
 
@@ -161,7 +162,8 @@ def _scan_faces(labels, distance):  # pragma: no cover - compiled
     surface = np.full(n + 1, -1.0)
     voxels = np.zeros(n + 1)
     steps = ((1, 0, 0), (0, 1, 0), (0, 0, 1))
-    touching = 0
+    edges = np.empty((1024, 3))
+    k = 0
     for z in range(1, nz - 1):
         for y in range(1, ny - 1):
             for x in range(1, nx - 1):
@@ -179,23 +181,13 @@ def _scan_faces(labels, distance):  # pragma: no cover - compiled
                     if other != own:
                         surface[own] += 1
                         if other > 0:
-                            touching += 1
-    edges = np.empty((touching, 3))
-    k = 0
-    for z in range(1, nz - 1):
-        for y in range(1, ny - 1):
-            for x in range(1, nx - 1):
-                own = labels[z, y, x]
-                if own == 0:
-                    continue
-                for dz, dy, dx in steps:
-                    other = labels[z + dz, y + dy, x + dx]
-                    if other != own and other > 0:
-                        edges[k, 0] = min(own, other)
-                        edges[k, 1] = max(own, other)
-                        edges[k, 2] = min(distance[z, y, x], distance[z + dz, y + dy, x + dx])
-                        k += 1
-    return peak, surface, voxels, edges
+                            if k == edges.shape[0]:
+                                edges = grown(edges, 2 * k)
+                            edges[k, 0] = min(own, other)
+                            edges[k, 1] = max(own, other)
+                            edges[k, 2] = min(distance[z, y, x], distance[z + dz, y + dy, x + dx])
+                            k += 1
+    return peak, surface, voxels, edges[:k]
 
 
 def _pairs(faces):
