@@ -100,7 +100,7 @@ def stash(array: da.Array, *, scratch_dir: str | os.PathLike | None = None, name
     folder = Path(tempfile.mkdtemp(prefix=f"ssbimage-{name}-", dir=scratch_dir))
     try:
         target = write_zarr(array, folder / "data.zarr", batch=batch,
-                                    compressors=BloscCodec(cname="lz4", clevel=1, shuffle="bitshuffle"))
+                            compressors=BloscCodec(cname="lz4", clevel=1, shuffle="bitshuffle"))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
