@@ -47,10 +47,8 @@ def compute_in_batches(parts, batch: int = 8) -> list:
     from dask.optimization import cull
 
     parts = list(parts)
-    if len(parts) <= batch:
-        return list(dask.compute(*parts))
     schedule = get_scheduler(collections=parts)
-    if _is_distributed(schedule):
+    if len(parts) <= batch or _is_distributed(schedule):
         return list(dask.compute(*parts))
     graph = dict(collections_to_expr(parts, optimize_graph=True).optimize().__dask_graph__())
     keys = [part.key for part in parts]

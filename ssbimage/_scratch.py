@@ -18,6 +18,8 @@ from pathlib import Path
 import dask.array as da
 import numpy as np
 
+from ._arrays import compute_in_batches
+
 __all__ = ["stash", "store_in_batches", "write_zarr"]
 
 BATCH = 8  # blocks per compute: a few per worker keeps them busy and memory bounded
@@ -36,8 +38,6 @@ def store_in_batches(array: da.Array, target, *, batch: int = BATCH) -> None:
     threshold a 512³ volume, rising with the volume); batches of blocks keep
     the peak at a few blocks per worker (:func:`ssbimage._arrays.compute_in_batches`).
     """
-    from ._arrays import compute_in_batches
-
     written = array.map_blocks(_write_block, target=target, dtype=bool,
                                chunks=tuple((1,) * n for n in array.numblocks))
     compute_in_batches(list(written.to_delayed().ravel()), batch=batch)

@@ -137,7 +137,7 @@ def _mapping(summaries, grid, connectivity):
     rank = np.empty(n_components, np.uint32)
     rank[np.argsort(first_voxel, kind="stable")] = np.arange(1, n_components + 1, dtype=np.uint32)
     lookup = np.concatenate([[0], rank[component]]).astype(np.uint32)
-    return offsets, lookup, np.asarray(n_components)
+    return offsets, lookup, int(n_components)
 
 
 def _relabel(block, offset, lookup, connectivity):
@@ -228,4 +228,4 @@ def label(mask, *, connectivity: int = 26):
         shape = tuple(mask.chunks[a][idx[a]] for a in range(3))
         parts[idx] = da.from_delayed(relabel(blocks[idx], int(offsets[k]), lookup, connectivity),
                                      shape, dtype=np.uint32)
-    return da.block(parts.tolist()), da.from_array(np.asarray(int(n)))
+    return da.block(parts.tolist()), da.from_array(np.asarray(n))
