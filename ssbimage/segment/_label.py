@@ -100,8 +100,8 @@ def _seam_pairs(lows, highs, offsets):
 def _mapping(summaries, grid, connectivity):
     """Union the components that touch across chunk faces and number them in raster order.
 
-    Returns the offset of each chunk's provisional ids and a lookup table from
-    provisional id to final label (0 stays 0). Final labels are numbered by the
+    Returns the offset of each chunk's provisional ids, a lookup table from
+    provisional id to final label (0 stays 0) and the number of components. Final labels are numbered by the
     position of each component's first voxel in C order, like scipy.ndimage.label,
     so they do not depend on the chunking.
     """
