@@ -149,17 +149,24 @@ def cathode_rows(train_size, size, log):
     return rows
 
 
+ANODE_CLASSIFIER = {"prior_power": 0.0}  # see the anode notes: re-weighting turns the rare crack into lithium
+SPREAD_SEEDS = range(2, 13)  # the dendrite Dice varies a lot between phantoms: show how much
+
+
 def anode_rows(size, log):
-    rows = []
+    rows, spread = [], []
     for setting, cnr in [("default (CNR 8)", 8.0), ("half CNR (4)", 4.0)]:
         train = anode_interface((size,) * 3, SPACING, seed=1, xct=xct(cnr, 1))
-        classifier = PixelClassifier().fit(train.image.data, anode_annotations(train))
-        for seed in (2, 3):
+        classifier = PixelClassifier(**ANODE_CLASSIFIER).fit(train.image.data, anode_annotations(train))
+        for seed in SPREAD_SEEDS if cnr == 8.0 else (2, 3):
             test = anode_interface((size,) * 3, SPACING, seed=seed, xct=xct(cnr, seed))
             scores = anode_scores(test, classifier)
-            rows.append((f"{setting}, seed {seed}", scores))
+            if seed in (2, 3):
+                rows.append((f"{setting}, seed {seed}", scores))
+            if cnr == 8.0:
+                spread.append(scores["dendrite"])
             log(f"anode {setting} seed {seed}: {scores}")
-    return rows
+    return rows, spread
 
 
 NOTES = [
@@ -234,7 +241,7 @@ def metric_lines(cathode, anode):
     return lines
 
 
-def markdown(size, cathode_size, cathode, anode, seconds):
+def markdown(size, cathode_size, cathode, anode, spread, seconds):
     f = FLOORS
     lines = [
         "# Segmentation accuracy on the phantoms",
@@ -276,6 +283,10 @@ def markdown(size, cathode_size, cathode, anode, seconds):
         "",
         f"Floors: dendrite Dice ≥ {f['dendrite']} (`segment_dendrites` on the predicted phase map",
         "against the true dendrite voxels); every dendrite found; no pore reported as a dendrite.",
+        "The anode classifier is trained without prior re-weighting (`PixelClassifier(prior_power=0)`):",
+        "electrolyte cracks are so rare in the anode that re-weighting multiplies their",
+        "probability by a sixth against lithium's, and the crack along which a dendrite grows",
+        "is called lithium (mean dendrite Dice over seeds 2–8: 0.823 with it, 0.835 without).",
         "",
         "| Setting | Dice dendrites | Dendrites found | Reported | Pores reported as dendrites | Dice Li (all) |",
         "|---|---|---|---|---|---|",
@@ -285,6 +296,11 @@ def markdown(size, cathode_size, cathode, anode, seconds):
             f"| {name} | {s['dendrite']:.3f}{mark(s['dendrite'], f['dendrite'])} "
             f"| {s['found']}{'' if s['all_found'] else ' ✗'} | {s['reported']} "
             f"| {s['pores_as_dendrites']}{' ✗' if s['pores_as_dendrites'] else ''} | {s['li']:.3f} |")
+    lines += ["", f"Default setting, test seeds {SPREAD_SEEDS.start}–{SPREAD_SEEDS.stop - 1} (same classifier): "
+              f"dendrite Dice {np.mean(spread):.3f} on average{mark(np.mean(spread), f['dendrite'])}, "
+              f"from {min(spread):.3f} to {max(spread):.3f}; "
+              f"{sum(d >= f['dendrite'] for d in spread)} of {len(spread)} phantoms at or above the floor.",
+              "Per seed: " + ", ".join(f"{seed}: {d:.3f}" for seed, d in zip(SPREAD_SEEDS, spread)) + "."]
     lines += metric_lines(cathode, anode) + NOTES + [
         "",
         f"Machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()};",
@@ -304,8 +320,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     start = time.perf_counter()
     cathode = cathode_rows(args.size, args.cathode_size, print)
-    anode = anode_rows(args.size, print)
-    text = markdown(args.size, args.cathode_size, cathode, anode, time.perf_counter() - start)
+    anode, spread = anode_rows(args.size, print)
+    text = markdown(args.size, args.cathode_size, cathode, anode, spread, time.perf_counter() - start)
     args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out}")
 

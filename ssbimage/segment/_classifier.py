@@ -1,7 +1,7 @@
 """A trainable voxel classifier for data where grey-level thresholds fail.
 
-Multiscale features (Gaussian, gradient magnitude, Hessian eigenvalues,
-difference of Gaussians) are computed chunk by chunk with a halo of
+Multiscale features (Gaussian, gradient magnitude, Hessian eigenvalues and
+their contrast-free ratios, difference of Gaussians) are computed chunk by chunk with a halo of
 ``ceil(4 σ_max) + 2`` voxels, a random forest learns them from sparse
 annotations (a label image where 0 = not annotated, as painted in napari),
 a second forest learns them again with the first one's smoothed class
@@ -184,7 +184,7 @@ class PixelClassifier:
         return path
 
 
-FILE_VERSION = 2  # 2: auto-context stage, artefact correction, class weights
+FILE_VERSION = 3  # 2: auto-context stage, artefact correction, class weights; 3: shape ratios
 CROSS_FIT_CUBE = 16  # voxels: cube edge of the checkerboard used for cross-fitting
 
 

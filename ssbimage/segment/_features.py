@@ -16,7 +16,7 @@ from scipy import ndimage
 
 from .._arrays import as_dask
 
-__all__ = ["multiscale_features", "symmetric_eigenvalues"]
+__all__ = ["multiscale_features", "shape_ratios", "symmetric_eigenvalues"]
 
 
 def symmetric_eigenvalues(a, b, c, d, e, f):
@@ -36,6 +36,21 @@ def symmetric_eigenvalues(a, b, c, d, e, f):
     return smallest, 3 * q - largest - smallest, largest
 
 
+def shape_ratios(smallest, middle, largest):
+    """Contrast-free shape of the local grey landscape from sorted Hessian eigenvalues.
+
+    Returns the middle eigenvalue and the sum of the extreme ones, each over
+    the largest eigenvalue magnitude. Across a thin dark sheet (a crack) only
+    one eigenvalue is large, so the first ratio is near 0; around a dark
+    filament (a dendrite) two are, so it is near 1. The second ratio's sign
+    tells dark structures from bright ones. Being ratios, they do not change
+    with the structure's contrast, which varies with its width under blur.
+    """
+    scale = np.maximum(np.abs(smallest), np.abs(largest))
+    safe = np.where(scale > 0, scale, 1)
+    return middle / safe, (smallest + largest) / safe
+
+
 def _features(block: np.ndarray, sigmas) -> np.ndarray:
     """(Z, Y, X, F) float32 features of one (padded) block."""
     block = block.astype(np.float32)
@@ -43,12 +58,13 @@ def _features(block: np.ndarray, sigmas) -> np.ndarray:
     previous = None
     for s in sigmas:
         smooth = ndimage.gaussian_filter(block, s, mode="nearest")
-        gradient = np.sqrt(sum(g**2 for g in np.gradient(smooth)))
         first = np.gradient(smooth)
+        gradient = np.sqrt(sum(g**2 for g in first))
         hxx, hxy, hxz = np.gradient(first[0])
         hyy, hyz = np.gradient(first[1], axis=(1, 2))
         hzz = np.gradient(first[2], axis=2)
-        out += [smooth, gradient, *symmetric_eigenvalues(hxx, hyy, hzz, hxy, hxz, hyz)]
+        eigenvalues = symmetric_eigenvalues(hxx, hyy, hzz, hxy, hxz, hyz)
+        out += [smooth, gradient, *eigenvalues, *shape_ratios(*eigenvalues)]
         if previous is not None:
             out.append(previous - smooth)  # difference of Gaussians
         previous = smooth
@@ -67,8 +83,9 @@ def multiscale_features(image, sigmas=(0.7, 1.5, 3.0)) -> da.Array:
     Returns
     -------
     (Z, Y, X, F) dask array of float32
-        F = 1 + 6 per scale - 1 (grey value; per scale Gaussian, gradient
-        magnitude, three Hessian eigenvalues; differences of successive Gaussians).
+        F = 1 + 8 per scale - 1 (grey value; per scale Gaussian, gradient
+        magnitude, three Hessian eigenvalues and their two :func:`shape_ratios`;
+        differences of successive Gaussians).
 
     Notes
     -----
@@ -76,7 +93,7 @@ def multiscale_features(image, sigmas=(0.7, 1.5, 3.0)) -> da.Array:
     """
     halo = math.ceil(4 * max(sigmas)) + 2
     return _padded_map(as_dask(image), lambda block: _features(block, sigmas), halo,
-                       1 + 6 * len(sigmas) - 1)
+                       1 + 8 * len(sigmas) - 1)
 
 
 def _context_block(prob: np.ndarray, sigmas) -> np.ndarray:
