@@ -20,7 +20,7 @@ import numpy as np
 
 from ._arrays import compute_in_batches
 
-__all__ = ["stash", "store_in_batches", "write_zarr"]
+__all__ = ["haloed_parts", "map_haloed", "stash", "stash_zarr", "store_in_batches", "write_zarr"]
 
 BATCH = 8  # blocks per compute: a few per worker keeps them busy and memory bounded
 
@@ -73,14 +73,14 @@ def write_zarr(array: da.Array, path, *, compressors="auto", chunks=None, batch:
     return target
 
 
-def stash(array: da.Array, *, scratch_dir: str | os.PathLike | None = None, name: str = "array",
-          batch: int = BATCH):
-    """Compute ``array`` into a new Zarr store in a scratch folder; return it read back lazily.
+def stash_zarr(array: da.Array, *, scratch_dir: str | os.PathLike | None = None, name: str = "array",
+               batch: int = BATCH, store_chunks=None):
+    """Compute ``array`` into a new Zarr store in a scratch folder; return the Zarr array.
 
     Parameters
     ----------
     array : dask array
-        What to compute and store (chunks as they are).
+        What to compute and store.
     scratch_dir : path, optional
         Parent folder of the scratch store (default the system's temporary
         folder; on a cluster, a folder every worker can reach).
@@ -89,20 +89,101 @@ def stash(array: da.Array, *, scratch_dir: str | os.PathLike | None = None, name
     batch : int
         Blocks computed at a time (fewer for large blocks: memory grows with
         what one batch reads).
+    store_chunks : shape, optional
+        Chunks of the store (default ``array``'s); smaller ones let
+        :func:`map_haloed` read a block's halo without decoding whole
+        neighbouring blocks.
 
     Returns
     -------
-    stored : dask array
-        Reads the store; the folder is deleted once no array refers to it.
+    zarr.Array
+        The folder is deleted once nothing refers to it (nor to a lazy array
+        reading it).
     """
     from zarr.codecs import BloscCodec
 
     folder = Path(tempfile.mkdtemp(prefix=f"ssbimage-{name}-", dir=scratch_dir))
     try:
-        target = write_zarr(array, folder / "data.zarr", batch=batch,
+        target = write_zarr(array, folder / "data.zarr", batch=batch, chunks=store_chunks,
                             compressors=BloscCodec(cname="lz4", clevel=1, shuffle="bitshuffle"))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     weakref.finalize(target, shutil.rmtree, folder, True)
-    return da.from_zarr(target)
+    return target
+
+
+def stash(array: da.Array, **kwargs) -> da.Array:
+    """Compute ``array`` into a scratch Zarr store (:func:`stash_zarr`, same
+    parameters) and return it read back lazily, in ``array``'s chunks."""
+    return da.from_zarr(stash_zarr(array, **kwargs), chunks=array.chunks)
+
+
+def _read_haloed(stores, location, depth, boundary):
+    """Each store's block at ``location`` (slices) with ``depth`` more voxels per
+    side, and the slices of the block inside the result."""
+    shape = stores[0].shape
+    region = tuple(slice(max(s.start - d, 0), min(s.stop + d, n)) for s, d, n in zip(location, depth, shape))
+    blocks = [store[region] for store in stores]
+    if boundary is None:  # the halo stops at the volume's faces
+        inner = tuple(slice(s.start - r.start, s.stop - r.start) for s, r in zip(location, region))
+        return blocks, inner
+    pad = [(d - (s.start - r.start), d - (r.stop - s.stop)) for s, r, d in zip(location, region, depth)]
+    blocks = [np.pad(b, pad, constant_values=boundary) for b in blocks]
+    return blocks, tuple(slice(d, d + s.stop - s.start) for s, d in zip(location, depth))
+
+
+def _locations(chunks):
+    edges = [np.concatenate([[0], np.cumsum(c)]) for c in chunks]
+    for index in np.ndindex(*(len(c) for c in chunks)):
+        yield tuple(slice(int(e[i]), int(e[i + 1])) for e, i in zip(edges, index))
+
+
+def map_haloed(function, stores, *, chunks, depth, dtype, boundary=None, **kwargs) -> da.Array:
+    """Lazily apply ``function`` to blocks of Zarr arrays read with a halo, cropped back.
+
+    Like :func:`dask.array.map_overlap`, but each padded block is read straight
+    from the stores, decoding only the store chunks it touches. ``map_overlap``
+    instead loads every neighbouring block whole to cut its halo: for a 256³
+    work block that is 27 blocks of 256³ in memory at once (measured at 1024³:
+    3.1 GiB for the particles' watershed, 3.25 GiB for their saddle scan).
+
+    Parameters
+    ----------
+    function : callable
+        ``function(*blocks, **kwargs)`` → array of the padded block's shape.
+    stores : sequence of zarr.Array
+        Of one shape.
+    chunks : tuple of tuples
+        The output's blocks.
+    depth : sequence of int
+        Halo per axis, in voxels.
+    dtype : dtype
+        Of the output.
+    boundary : number, optional
+        Value of the halo beyond the volume's faces; by default the halo stops
+        there (blocks on the faces are read smaller).
+    """
+    depth = tuple(int(d) for d in depth)
+
+    def run(_, block_info=None):
+        location = tuple(slice(lo, hi) for lo, hi in block_info[None]["array-location"])
+        blocks, inner = _read_haloed(stores, location, depth, boundary)
+        return function(*blocks, **kwargs)[inner]
+
+    shape = stores[0].shape
+    template = da.broadcast_to(np.zeros((1,) * len(shape), bool), shape, chunks=chunks)
+    return template.map_blocks(run, dtype=dtype)
+
+
+def haloed_parts(function, stores, *, chunks, depth, boundary=None) -> list:
+    """Delayed ``function(*padded blocks)`` for every block of ``chunks`` (see :func:`map_haloed`);
+    for per-block results that are not arrays."""
+    import dask
+
+    depth = tuple(int(d) for d in depth)
+
+    def run(location):
+        return function(*_read_haloed(stores, location, depth, boundary)[0])
+
+    return [dask.delayed(run)(location) for location in _locations(chunks)]

@@ -3,8 +3,9 @@
 import dask.array as da
 import numpy as np
 import pytest
+from scipy import ndimage
 
-from ssbimage._scratch import stash, write_zarr
+from ssbimage._scratch import haloed_parts, map_haloed, stash, stash_zarr, write_zarr
 
 
 def _counting(shape, chunks):
@@ -53,6 +54,28 @@ def test_stash_reads_back(tmp_path):
         stash(da.ones((2, 2, 2), chunks=1).map_blocks(fail, dtype=float), scratch_dir=tmp_path, name="failed")
     # the failed store's folder is gone; the live one stays until ``stored`` is dropped
     assert [p.name.split("-")[1] for p in tmp_path.iterdir()] == ["array"]
+
+
+@pytest.mark.parametrize("boundary", [None, 0])
+def test_haloed_reads_match_map_overlap(tmp_path, boundary):
+    image = np.random.default_rng(3).integers(0, 1000, (40, 37, 33)).astype(np.int32)
+    array = da.from_array(image, chunks=(16, 16, 11))  # last blocks smaller
+    store = stash_zarr(array, scratch_dir=tmp_path, store_chunks=(8, 8, 11))
+    depth = (2, 1, 3)
+
+    def local_max(block):  # depends on the halo: a wrong halo changes the result
+        return ndimage.maximum_filter(block, size=(5, 3, 7), mode="constant", cval=-1)
+
+    expected = array.map_overlap(local_max, depth=depth, boundary="none" if boundary is None else boundary,
+                                 dtype=np.int32).compute()
+    found = map_haloed(local_max, [store], chunks=array.chunks, depth=depth, dtype=np.int32, boundary=boundary)
+    assert found.chunks == array.chunks
+    np.testing.assert_array_equal(found.compute(), expected)
+    # whole padded blocks for per-block results: their sums, against NumPy's padding
+    sums = da.compute(*haloed_parts(lambda b: int(b.sum()), [store], chunks=((40,), (20, 17), (33,)),
+                                    depth=(1, 1, 1), boundary=-5))
+    padded = np.pad(image, 1, constant_values=-5)
+    assert list(sums) == [int(padded[:, :22].sum()), int(padded[:, 20:].sum())]
 
 
 @pytest.mark.parametrize("scheduler", ["threads", "distributed"])

@@ -23,17 +23,18 @@ How the result is kept independent of the chunking:
 5. Particle voxels no seed reaches become particles of their own, labelled
    with the stitched :func:`label`; specks below ``min_volume`` are dropped.
 
-The quantised distance and the watershed are each computed once and written
-to a scratch Zarr store (:func:`ssbimage._scratch.stash`) that the later
-steps read; chunks are first widened to 8 halos so the halo adds under 2×
-the work (docs/performance.md has the measurements).
+The quantised distance, the seeds and the watershed are each computed once
+and written to a scratch Zarr store in small chunks
+(:func:`ssbimage._scratch.stash_zarr`); the later steps read each block with
+its halo straight from there (:func:`ssbimage._scratch.map_haloed`), not by
+loading the neighbouring blocks whole. Chunks are first widened to 8 halos
+so the halo adds under 2× the work (docs/performance.md has the measurements).
 """
 
 from __future__ import annotations
 
 import math
 
-import dask
 import dask.array as da
 import numba
 import numpy as np
@@ -47,6 +48,7 @@ from ._label import keep_labels, label
 __all__ = ["segment_particles", "particle_distance"]
 
 PARTICLE_PHASES = (2, 4)  # active material and its cracks: the particle envelope
+STORE_CHUNK = 64  # voxels: chunk edge of the scratch stores, so a halo read decodes little beyond it
 
 
 def _fit(data, depth):
@@ -108,10 +110,11 @@ def _marker_block(levels, min_level):
     return (levels >= peak) & (levels >= min_level)
 
 
-def _watershed_block(levels, markers, mask):
+def _watershed_block(levels, markers):
     from ._flood import flood_descending
 
-    return flood_descending(levels, markers, mask)
+    # every particle voxel is at least one voxel from the background: level ≥ 16
+    return flood_descending(levels, markers, levels > 0)
 
 
 def _work_chunks(array, halo):
@@ -122,6 +125,13 @@ def _work_chunks(array, halo):
         step = max(sizes)
         chunks[axis] = min(array.shape[axis], step * max(1, math.ceil(8 * depth / step)))
     return array.rechunk(chunks)
+
+
+def _store_chunks(blocks):
+    """Scratch store chunks: per axis the largest divisor of the block edge from
+    16 to ``STORE_CHUNK`` voxels (blocks must be whole numbers of them), else the edge."""
+    edges = [sizes[0] for sizes in blocks]
+    return tuple(next((d for d in range(min(STORE_CHUNK, edge), 15, -1) if edge % d == 0), edge) for edge in edges)
 
 
 def _saddles_block(labels, distance):
@@ -370,7 +380,7 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
     >>> n, labels[10, 10, [10, 23]].compute().tolist()
     (2, [1, 2])
     """
-    from .._scratch import stash
+    from .._scratch import haloed_parts, map_haloed, stash_zarr
 
     spacing = check_spacing(1.0 if spacing is None else spacing, 3)
     voxel = float(min(spacing))
@@ -379,31 +389,24 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
     mask = data if data.dtype == bool else da.isin(data, list(particle_phases))
     halo = _halo(max_radius, spacing)
     mask, depth = _fit(_work_chunks(mask, halo), halo)
+    blocks = mask.chunks
     unit = _level_unit(spacing, max_radius)
-    # the quantised distance is written once: the markers, the watershed and
-    # the necks all read it
     # the work blocks are large (256³ and a halo): one per thread at a time
-    blocks_per_batch = kernel_threads()
-    levels = stash(mask.map_overlap(_levels_block, depth=depth, boundary="none", dtype=np.uint16,
-                                    spacing=tuple(spacing), clip=float(max_radius), unit=unit),
-                   scratch_dir=scratch_dir, name="distance", batch=blocks_per_batch)
-    peaks = levels.map_overlap(_marker_block, depth=1, boundary="none", dtype=bool,
-                               min_level=math.ceil(min_radius / unit - 0.5))
-    # the markers are written too: the watershed reads each chunk of them from
-    # up to 27 blocks, and dask would otherwise keep computed chunks in memory
+    scratch = {"scratch_dir": scratch_dir, "batch": kernel_threads(), "store_chunks": _store_chunks(blocks)}
+    # the quantised distance is written once: the markers, the watershed and
+    # the necks all read it, each block with its halo straight from the store
+    levels = stash_zarr(mask.map_overlap(_levels_block, depth=depth, boundary="none", dtype=np.uint16,
+                                         spacing=tuple(spacing), clip=float(max_radius), unit=unit),
+                        name="distance", **scratch)
+    peaks = map_haloed(_marker_block, [levels], chunks=blocks, depth=(1, 1, 1), dtype=bool,
+                       min_level=math.ceil(min_radius / unit - 0.5))
     markers, n_markers = label(peaks)
-    markers = stash(markers.rechunk(levels.chunks), scratch_dir=scratch_dir, name="markers",
-                    batch=blocks_per_batch)
-    mask = mask.rechunk(levels.chunks)
-    grown = stash(da.map_overlap(_watershed_block, levels, markers, mask, depth=depth, boundary="none",
-                                 dtype=np.uint32), scratch_dir=scratch_dir, name="watershed",
-                  batch=blocks_per_batch)
-    padded_labels = da.overlap.overlap(grown, depth=1, boundary=0)
-    padded_levels = da.overlap.overlap(levels, depth=1, boundary=0)
-    # in batches: one compute over every block read 7.4 GiB of haloed blocks ahead at 1024³
-    parts = compute_in_batches([dask.delayed(_saddles_block)(lab, lev) for lab, lev in
-                                zip(padded_labels.to_delayed().ravel(), padded_levels.to_delayed().ravel())],
-                               batch=blocks_per_batch)
+    markers = stash_zarr(markers.rechunk(blocks), name="markers", **scratch)
+    grown = stash_zarr(map_haloed(_watershed_block, [levels, markers], chunks=blocks,
+                                  depth=list(depth.values()), dtype=np.uint32), name="watershed", **scratch)
+    parts = compute_in_batches(haloed_parts(_saddles_block, [grown, levels], chunks=blocks, depth=(1, 1, 1),
+                                            boundary=0), batch=scratch["batch"])
+    grown = da.from_zarr(grown, chunks=blocks)
     lookup, n_merged, merged_voxels = _merge_lookup(parts, int(n_markers), neck_ratio, contact_share)
     rest, n_rest = label(mask & (grown == 0))
     merged = grown.map_blocks(lambda b: lookup[b], dtype=np.uint32)
