@@ -51,7 +51,7 @@ def shape_ratios(smallest, middle, largest):
     return middle / safe, (smallest + largest) / safe
 
 
-def _features(block: np.ndarray, sigmas) -> np.ndarray:
+def _features(block: np.ndarray, sigmas, with_shape_ratios=False) -> np.ndarray:
     """(Z, Y, X, F) float32 features of one (padded) block."""
     block = block.astype(np.float32)
     out = [block]
@@ -64,14 +64,16 @@ def _features(block: np.ndarray, sigmas) -> np.ndarray:
         hyy, hyz = np.gradient(first[1], axis=(1, 2))
         hzz = np.gradient(first[2], axis=2)
         eigenvalues = symmetric_eigenvalues(hxx, hyy, hzz, hxy, hxz, hyz)
-        out += [smooth, gradient, *eigenvalues, *shape_ratios(*eigenvalues)]
+        out += [smooth, gradient, *eigenvalues]
+        if with_shape_ratios:
+            out += shape_ratios(*eigenvalues)
         if previous is not None:
             out.append(previous - smooth)  # difference of Gaussians
         previous = smooth
     return np.stack(out, axis=-1).astype(np.float32)
 
 
-def multiscale_features(image, sigmas=(0.7, 1.5, 3.0)) -> da.Array:
+def multiscale_features(image, sigmas=(0.7, 1.5, 3.0), *, with_shape_ratios: bool = False) -> da.Array:
     """Per-voxel feature stack, chunk by chunk.
 
     Parameters
@@ -79,21 +81,25 @@ def multiscale_features(image, sigmas=(0.7, 1.5, 3.0)) -> da.Array:
     image : (Z, Y, X) array or Volume
     sigmas : sequence of float
         Scales in voxels.
+    with_shape_ratios : bool
+        Add the two :func:`shape_ratios` of the Hessian eigenvalues per scale.
 
     Returns
     -------
     (Z, Y, X, F) dask array of float32
-        F = 1 + 8 per scale - 1 (grey value; per scale Gaussian, gradient
-        magnitude, three Hessian eigenvalues and their two :func:`shape_ratios`;
-        differences of successive Gaussians).
+        F = 1 + 6 per scale - 1 (grey value; per scale Gaussian, gradient
+        magnitude, three Hessian eigenvalues, then with ``with_shape_ratios``
+        their two ratios; differences of successive Gaussians); 2 more per
+        scale with the ratios.
 
     Notes
     -----
     Halo ``ceil(4 max(sigmas)) + 2`` voxels (the +2 for the finite differences).
     """
     halo = math.ceil(4 * max(sigmas)) + 2
-    return _padded_map(as_dask(image), lambda block: _features(block, sigmas), halo,
-                       1 + 8 * len(sigmas) - 1)
+    per_scale = 8 if with_shape_ratios else 6
+    return _padded_map(as_dask(image), lambda block: _features(block, sigmas, with_shape_ratios), halo,
+                       1 + per_scale * len(sigmas) - 1)
 
 
 def _context_block(prob: np.ndarray, sigmas) -> np.ndarray:
