@@ -1,10 +1,10 @@
 """A trainable voxel classifier for data where grey-level thresholds fail.
 
 Multiscale features (Gaussian, gradient magnitude, Hessian eigenvalues and
-optionally their contrast-free ratios, difference of Gaussians) are computed chunk by chunk with a halo of
-``ceil(4 σ_max) + 2`` voxels, a random forest learns them from sparse
-annotations (a label image where 0 = not annotated, as painted in napari),
-a second forest learns them again with the first one's smoothed class
+optionally their contrast-free ratios, difference of Gaussians) are computed
+chunk by chunk with a halo of ``ceil(4 σ_max) + 2`` voxels, a random forest
+learns them from sparse annotations (a label image where 0 = not annotated,
+as painted in napari), a second forest learns them again with the first one's smoothed class
 probabilities as context (halo ``ceil(4 σ_context) + 2`` more), and
 prediction runs chunk by chunk.
 """

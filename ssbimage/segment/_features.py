@@ -45,6 +45,13 @@ def shape_ratios(smallest, middle, largest):
     filament (a dendrite) two are, so it is near 1. The second ratio's sign
     tells dark structures from bright ones. Being ratios, they do not change
     with the structure's contrast, which varies with its width under blur.
+
+    Examples
+    --------
+    >>> [float(r) for r in shape_ratios(0.0, 0.0, 40.0)]  # across a dark sheet
+    [0.0, 1.0]
+    >>> [float(r) for r in shape_ratios(0.0, 3.0, 3.0)]  # around a dark filament
+    [1.0, 1.0]
     """
     scale = np.maximum(np.abs(smallest), np.abs(largest))
     safe = np.where(scale > 0, scale, 1)
