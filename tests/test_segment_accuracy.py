@@ -66,7 +66,9 @@ def anode_annotations(phantom):
 
 def test_dendrites_from_the_image():
     train = anode_interface(SIZE, 0.5, seed=1)
-    classifier = PixelClassifier().fit(train.image.data, anode_annotations(train))
+    # the anode setting of docs/accuracy.md: no prior re-weighting (cracks are rare
+    # there), Hessian shape ratios (a crack is a sheet, a dendrite a filament)
+    classifier = PixelClassifier(prior_power=0, shape_ratios=True).fit(train.image.data, anode_annotations(train))
     test = anode_interface(SIZE, 0.5, seed=2)
     predicted = classifier.predict(test.image.data).compute()
     labels, table = segment_dendrites(predicted, spacing=0.5)
@@ -80,10 +82,11 @@ def test_dendrites_from_the_image():
     assert len(table) == len(np.unique(truth)) - 1
     found, true = labels > 0, truth > 0
     dice = 2 * np.count_nonzero(found & true) / (np.count_nonzero(found) + np.count_nonzero(true))
-    # measured 0.817: below the 0.85 the segmentation issue asks for; filaments
-    # 1.2-2.4 voxels in radius under a 1-voxel blur lose their rims, and the one
-    # inside an electrolyte crack is partly taken for the crack
-    assert dice >= 0.78, dice
+    # measured 0.834 (0.817 with the defaults): below the 0.85 the segmentation
+    # issue asks for; filaments 1.2-2.4 voxels in radius under a 1-voxel blur
+    # lose their rims, and the one inside an electrolyte crack is partly taken
+    # for the crack
+    assert dice >= 0.80, dice
     # the deepest dendrite's penetration within 2 voxels (1 µm) of the truth
     deepest = test.objects.query("kind == 'dendrite'").penetration_um.max()
     assert abs(table.penetration_um.max() - deepest) <= 1.0, (table.penetration_um.max(), deepest)
