@@ -20,7 +20,7 @@ import numpy as np
 
 from ._arrays import compute_in_batches
 
-__all__ = ["haloed_parts", "map_haloed", "stash", "stash_zarr", "store_in_batches", "write_zarr"]
+__all__ = ["haloed_parts", "map_haloed", "stash_zarr", "store_in_batches", "write_zarr"]
 
 BATCH = 8  # blocks per compute: a few per worker keeps them busy and memory bounded
 
@@ -111,12 +111,6 @@ def stash_zarr(array: da.Array, *, scratch_dir: str | os.PathLike | None = None,
         raise
     weakref.finalize(target, shutil.rmtree, folder, True)
     return target
-
-
-def stash(array: da.Array, **kwargs) -> da.Array:
-    """Compute ``array`` into a scratch Zarr store (:func:`stash_zarr`, same
-    parameters) and return it read back lazily, in ``array``'s chunks."""
-    return da.from_zarr(stash_zarr(array, **kwargs), chunks=array.chunks)
 
 
 def _read_haloed(stores, location, depth, boundary):
