@@ -6,12 +6,12 @@ import itertools
 
 import dask
 import dask.array as da
-import numba
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from .._arrays import as_dask, compute_in_batches
+from ._runs import face_labels, first_voxels, label_runs, paint_runs
 
 __all__ = ["label"]
 
@@ -22,59 +22,15 @@ _OFFSETS = {  # in-plane neighbour offsets across a chunk face, per connectivity
 }
 
 
-def _local(block: np.ndarray, connectivity: int) -> tuple[np.ndarray, int]:
-    import cc3d
-
-    labels, n = cc3d.connected_components(np.ascontiguousarray(block, dtype=bool),
-                                          connectivity=connectivity, return_N=True,
-                                          out_dtype=np.uint32)
-    return labels, int(n)
-
-
 def _summarise(block, location, shape, connectivity):
     """Pass 1 for one chunk: component count, first voxel of each, and the six faces."""
-    labels, n = _local(block, connectivity)
-    # within a chunk, global raster order is local raster order: find each
-    # component's first voxel locally, then convert just those n positions
-    flat = labels.ravel()
-    first_local = _first_voxels(flat, n)
-    if first_local is None:  # not numbered in raster order: find them the slow way
-        fg = np.flatnonzero(flat)
-        first_local = np.full(n + 1, np.iinfo(np.int64).max, np.int64)
-        np.minimum.at(first_local, flat[fg], fg)
-        first_local = first_local[1:]
+    runs, n = label_runs(block, connectivity)
+    first_local = first_voxels(block.shape, runs, n)
+    # within a chunk, global raster order is local raster order
     first = np.ravel_multi_index(
-        tuple(i + o for i, o in zip(np.unravel_index(first_local, labels.shape), location)),
+        tuple(i + o for i, o in zip(np.unravel_index(first_local, block.shape), location)),
         shape) if n else np.empty(0, np.int64)
-    faces = [(np.take(labels, 0, axis=a), np.take(labels, -1, axis=a)) for a in range(3)]
-    return n, first, faces
-
-
-@numba.njit(cache=True, nogil=True)
-def _first_voxels_compiled(flat, n):  # pragma: no cover - compiled
-    first = np.empty(n, np.int64)
-    expected = 1
-    for i in range(flat.size):
-        value = flat[i]
-        if value >= expected:
-            if value != expected:
-                return first, False
-            first[expected - 1] = i
-            expected += 1
-            if expected > n:
-                break
-    return first, expected > n
-
-
-def _first_voxels(flat, n):
-    """Flat index of each component's first voxel, or None if the labels are not in raster order.
-
-    cc3d numbers components in raster order of their first voxel, so one
-    scan that expects label k + 1 after label k finds them (compiled, GIL
-    free), and stops at the last one.
-    """
-    first, ok = _first_voxels_compiled(flat, int(n))
-    return first if ok else None
+    return n, first, face_labels(block.shape, runs)
 
 
 def _seam_pairs(lows, highs, offsets):
@@ -141,19 +97,9 @@ def _mapping(summaries, grid, connectivity):
 
 
 def _relabel(block, offset, lookup, connectivity):
-    labels, n = _local(block, connectivity)
+    runs, n = label_runs(block, connectivity)
     table = np.concatenate([[0], lookup[offset + 1:offset + n + 1]]).astype(np.uint32)
-    return _apply_table(labels, table)
-
-
-@numba.njit(cache=True, nogil=True)
-def _apply_table(labels, table):  # pragma: no cover - compiled
-    """``table[labels]`` without holding the GIL (NumPy's gather holds it)."""
-    out = np.empty_like(labels)
-    flat, result = labels.ravel(), out.ravel()
-    for i in range(flat.size):
-        result[i] = table[flat[i]]
-    return out
+    return paint_runs(block.shape, runs, table)
 
 
 def keep_labels(labels, keep) -> da.Array:
@@ -172,7 +118,8 @@ def keep_labels(labels, keep) -> da.Array:
 def label(mask, *, connectivity: int = 26):
     """Label the connected components of a 3D mask, chunk by chunk.
 
-    Each chunk is labelled with connected-components-3d; components that
+    Each chunk is labelled by its runs along x (:mod:`ssbimage.segment._runs`,
+    compiled, free of the GIL, so threads label chunks side by side); components that
     touch across chunk faces (including edge and corner neighbours for
     26-connectivity) are joined by a union–find over the faces only, and the
     labels are numbered in raster order of their first voxel, exactly as
