@@ -88,3 +88,21 @@ def test_priority_flood_partitions_like_scikit_image_watershed():
     assert not np.any(ours[~mask]) and np.all(ours[mask] > 0)
     # the two break ties between equal levels differently, nothing else
     assert np.mean(ours[mask] == reference[mask]) >= 0.99
+
+
+def test_seed_peaks_equal_scipy_maximum_filter():
+    """The compiled 3×3×3 peak test gives exactly scipy's ``maximum_filter``
+    result (edges replicated), on noise with many ties and on a distance map."""
+    from scipy import ndimage
+
+    from ssbimage.segment._particles import _marker_block
+
+    rng = np.random.default_rng(3)
+    fields = [rng.integers(0, top, shape).astype(np.uint16)
+              for shape in [(1, 1, 1), (1, 5, 7), (3, 1, 4), (9, 10, 11)] for top in (3, 300)]
+    blobs = ndimage.gaussian_filter(rng.normal(size=(30, 31, 32)), 2) > 0
+    fields.append(np.rint(16 * ndimage.distance_transform_edt(blobs)).astype(np.uint16))
+    for levels in fields:
+        for min_level in (0, 2, 16):
+            expected = (levels >= ndimage.maximum_filter(levels, size=3, mode="nearest")) & (levels >= min_level)
+            np.testing.assert_array_equal(_marker_block(levels, min_level), expected)
