@@ -56,9 +56,21 @@ def _signed_distance(mask, spacing):
     sides = mask.view(np.uint8) + np.uint8(1)
     distance = edt.edt(sides, anisotropy=tuple(float(s) for s in spacing), black_border=False,
                        parallel=kernel_threads())
-    distance = distance - 0.5 * spacing.min()  # float64, as the clip and the smoothing
-    clip = DISTANCE_CLIP * spacing.max()
-    return np.clip(np.where(mask, distance, -distance), -clip, clip)
+    return _signed_clipped(distance, mask, float(0.5 * spacing.min()), float(DISTANCE_CLIP * spacing.max()))
+
+
+@numba.njit(cache=True, nogil=True)
+def _signed_clipped(distance, mask, shift, clip):  # pragma: no cover - compiled
+    """``clip(where(mask, d, -d), -clip, clip)`` with ``d = distance - shift`` in
+    float64, in one pass (NumPy's three passes took a third of the transform's time)."""
+    out = np.empty(distance.shape, np.float64)
+    flat_distance, flat_mask, flat_out = distance.ravel(), mask.ravel(), out.ravel()
+    for i in range(flat_out.size):
+        value = np.float64(flat_distance[i]) - shift
+        if not flat_mask[i]:
+            value = -value
+        flat_out[i] = min(max(value, -clip), clip)
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
