@@ -38,7 +38,6 @@ import math
 import dask.array as da
 import numba
 import numpy as np
-from scipy import ndimage
 
 from .._arrays import as_dask, compute_in_batches, kernel_threads, label_counts
 from .._compiled import grown

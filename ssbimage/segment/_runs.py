@@ -13,7 +13,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-
 # neighbouring rows already scanned, as (dz, dy, reach along x): a run touches
 # a run of that row if they overlap once widened by ``reach`` voxels
 _ROWS = {
