@@ -19,6 +19,7 @@ integers of 2⁻³² µm².
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -77,6 +78,19 @@ def gap_voxels(mask):
     return gap & ~mask
 
 
+@functools.lru_cache(maxsize=64)
+def _gaussian_weights(sigma: float) -> np.ndarray:
+    """The weights ``ndimage.gaussian_filter1d(..., truncate=4.0)`` passes to ``correlate1d``
+    (scipy's formula), made once per σ: a particle's box is smoothed
+    in three short passes, and making the kernel took a sixth of each."""
+    radius = int(4.0 * float(sigma) + 0.5)
+    x = np.arange(-radius, radius + 1)
+    weights = np.exp(-0.5 / (sigma * sigma) * x ** 2)
+    weights = weights / weights.sum()
+    weights.setflags(write=False)
+    return weights[::-1]
+
+
 def _gaussian_on(field, sigmas, region):
     """``ndimage.gaussian_filter(field, sigmas, mode="nearest", truncate=4.0)`` on ``region``
     (zero elsewhere), bit for bit where the region lies a kernel radius inside the field.
@@ -89,7 +103,7 @@ def _gaussian_on(field, sigmas, region):
     box = tuple(slice(max(r.start - k, 0), min(r.stop + k, n)) for r, k, n in zip(region, radius, field.shape))
     smoothed = field[box]
     for axis, sigma in enumerate(sigmas):
-        smoothed = ndimage.gaussian_filter1d(smoothed, sigma, axis=axis, mode="nearest", truncate=4.0)
+        smoothed = ndimage.correlate1d(smoothed, _gaussian_weights(float(sigma)), axis=axis, mode="nearest")
         start = region[axis].start - box[axis].start
         keep = [slice(None)] * 3
         keep[axis] = slice(start, start + region[axis].stop - region[axis].start)
