@@ -62,7 +62,7 @@ def _signed_distance(mask, spacing):
 @numba.njit(cache=True, nogil=True)
 def _signed_clipped(distance, mask, shift, clip):  # pragma: no cover - compiled
     """``clip(where(mask, d, -d), -clip, clip)`` with ``d = distance - shift`` in
-    float64, in one pass (NumPy's three passes took a third of the transform's time)."""
+    float64, in one pass (NumPy's three passes were a third of ``_signed_distance``'s time)."""
     out = np.empty(distance.shape, np.float64)
     flat_distance, flat_mask, flat_out = distance.ravel(), mask.ravel(), out.ravel()
     for i in range(flat_out.size):
