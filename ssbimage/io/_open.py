@@ -56,9 +56,19 @@ def detect_format(path: Path) -> str:
     return by_magic
 
 
-def _chunks(chunks, shape, dtype, storage_chunks):
+AUTO_BLOCK = 128  # voxels: "auto" Dask chunks of chunked files hold about a 128³ block
+
+
+def _chunks(chunks, shape, dtype, storage_chunks, chunked_file=False):
     if chunks is None or chunks == "auto":
-        return da.core.normalize_chunks("auto", shape, dtype=dtype, previous_chunks=storage_chunks)
+        # Dask's default (128 MiB) made 384³ chunks of a 1024³ Zarr scan of 128³
+        # chunks; analyze cuts them into 128³ work blocks, and every batch of
+        # blocks read whole 384³ chunks again (17 decodes of each stored chunk
+        # against 7.6 with 128³ chunks; docs/performance.md)
+        # never less than one stored chunk: splitting one would decode it once per piece
+        stored = int(np.prod(storage_chunks)) if storage_chunks is not None else 0
+        limit = max(AUTO_BLOCK ** 3, stored) * np.dtype(dtype).itemsize if chunked_file else None
+        return da.core.normalize_chunks("auto", shape, dtype=dtype, previous_chunks=storage_chunks, limit=limit)
     return chunks
 
 
@@ -166,7 +176,7 @@ def open_volume(
             f"holds a {len(shape)}D image of shape {shape}; a volume needs 3 axes (z, y, x). "
             "For a single SEM image or element map use ssbimage.io.open_sem_eds", path
         )
-    dask_chunks = _chunks(chunks, shape, source.dtype, storage_chunks)
+    dask_chunks = _chunks(chunks, shape, source.dtype, storage_chunks, chunked_file=fmt in ("zarr", "hdf5"))
     token = tokenize(str(path.resolve()), fmt, dataset, level, series, _stamp(path), dask_chunks)
     if fmt == "zarr":
         data = da.from_zarr(source, chunks=dask_chunks, name=f"open-{token}")
