@@ -104,7 +104,9 @@ def open_volume(
         gives it, the volume records it as unknown (``unit="voxel"``) and a
         :class:`~ssbimage.errors.SpacingUnknownWarning` is issued.
     chunks : "auto", tuple or dict
-        Dask chunking; "auto" follows the file's own storage chunks/pages.
+        Dask chunking; "auto" follows the file's own storage chunks/pages
+        (for Zarr and HDF5, whole stored chunks making about a 128³ block, or one
+        stored chunk if that is larger).
     dataset : str, optional
         HDF5 dataset path or Zarr array inside a group.
     level : int
