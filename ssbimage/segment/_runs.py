@@ -146,7 +146,13 @@ def _faces(shape, row_start, begin, end, labels):  # pragma: no cover - compiled
         on_face = z == 0 or z == nz - 1 or y == 0 or y == ny - 1
         for r in range(row_start[row], row_start[row + 1]):
             value = labels[r]
-            for x in range(begin[r], end[r] if on_face else begin[r]):
+            if begin[r] == 0:
+                x_low[z, y] = value
+            if end[r] == nx:
+                x_high[z, y] = value
+            if not on_face:  # only the x faces cut through inner rows
+                continue
+            for x in range(begin[r], end[r]):
                 if z == 0:
                     z_low[y, x] = value
                 if z == nz - 1:
@@ -155,10 +161,6 @@ def _faces(shape, row_start, begin, end, labels):  # pragma: no cover - compiled
                     y_low[z, x] = value
                 if y == ny - 1:
                     y_high[z, x] = value
-            if begin[r] == 0:
-                x_low[z, y] = value
-            if end[r] == nx:
-                x_high[z, y] = value
     return z_low, z_high, y_low, y_high, x_low, x_high
 
 
