@@ -6,7 +6,7 @@ import pytest
 from scipy import ndimage
 
 from ssbimage.synth import (XCTModel, anode_interface, composite_cathode, cycling_series,
-                            sem_eds)
+                            sem_eds, simulate_annotations, simulate_dendrite_annotations)
 from ssbimage.synth._scene import ACTIVE, CRACK, ELECTROLYTE, LITHIUM, OUTSIDE, VOID
 from ssbimage.synth._xct import xct_image
 
@@ -150,6 +150,24 @@ def test_dendrite_penetration_matches_voxels_within_one_voxel(anode):
     assert abs(anode.truth_value("dendrite_max_penetration") - from_voxels) <= 0.5
     assert anode.truth_value("dendrite_penetration_fraction") == pytest.approx(
         anode.truth_value("dendrite_max_penetration") / anode.truth_value("electrolyte_thickness"))
+
+
+def test_dendrite_strokes_cover_the_filaments_and_their_outline(anode):
+    a = arrays(anode)
+    dendrites = a["dendrites"] > 0
+    outline = (a["phases"] == ELECTROLYTE) & ndimage.binary_dilation(dendrites, np.ones((3, 3, 3)))
+    plain = simulate_annotations(a["phases"], per_class=2000)
+    marks = simulate_dendrite_annotations(anode, per_class=2000, on_dendrites=600, outline=300)
+    assert np.all(marks[marks > 0] == a["phases"][marks > 0])  # every stroke on its own phase
+    assert np.count_nonzero((marks == LITHIUM) & dendrites) == min(600, np.count_nonzero(dendrites))
+    assert np.count_nonzero(marks == LITHIUM) == 2000
+    # the electrolyte strokes moved to the outline: as many as asked (plus any already there)
+    on_outline = np.count_nonzero((marks == ELECTROLYTE) & outline)
+    assert 300 <= on_outline <= 300 + np.count_nonzero((plain == ELECTROLYTE) & outline)
+    assert np.count_nonzero(marks == ELECTROLYTE) <= 2000
+    # the other phases keep simulate_annotations' strokes
+    for phase in (VOID, CRACK):
+        np.testing.assert_array_equal(marks == phase, plain == phase)
 
 
 def test_full_cell_has_all_three_layers():

@@ -13,10 +13,11 @@ Generators (PoreSpy's ``generators`` is the model):
 
 Scores (:func:`phase_dice`, :func:`match_instances`) compare a segmentation
 with a phantom's truth, chunk by chunk; :func:`simulate_annotations` draws
-brush-stroke-like training labels from it.
+brush-stroke-like training labels from it, and
+:func:`simulate_dendrite_annotations` the strokes a user paints on an anode.
 """
 
-from ._annotations import simulate_annotations
+from ._annotations import simulate_annotations, simulate_dendrite_annotations
 from ._anode import anode_interface
 from ._cathode import composite_cathode
 from ._phantom import Phantom
@@ -28,4 +29,5 @@ from ._xct import XCTModel
 
 __all__ = ["anode_interface", "composite_cathode", "cycling_series", "sem_eds", "Phantom",
            "PhantomSeries", "SemEdsPhantom", "XCTModel", "save_phantom",
-           "phase_dice", "match_instances", "simulate_annotations"]
+           "phase_dice", "match_instances", "simulate_annotations",
+           "simulate_dendrite_annotations"]
