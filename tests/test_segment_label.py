@@ -90,3 +90,35 @@ def test_block_runs_equal_scipy_label(connectivity):
             np.testing.assert_array_equal(high, np.take(expected, -1, axis=axis))
         table = np.arange(n + 1, dtype=np.uint32) * 3
         np.testing.assert_array_equal(paint_runs(mask.shape, runs, table), expected * 3)
+
+
+def test_kept_runs_spare_the_second_read_and_change_nothing(monkeypatch):
+    from ssbimage.segment import _label
+    from ssbimage.segment._runs import label_runs
+
+    mask = blobs()
+    expected, n = ndimage.label(mask, STRUCTURE[26])
+    source = da.from_array(mask, chunks=16)
+    reads = {}
+
+    def counted(block, block_info=None):
+        where = tuple(block_info[0]["chunk-location"])
+        reads[where] = reads.get(where, 0) + 1
+        return block
+
+    counted_source = source.map_blocks(counted, dtype=bool)
+    sizes = {idx: sum(a.nbytes for a in label_runs(source.blocks[idx].compute())[0])
+             for idx in np.ndindex(*source.numblocks)}
+    # each chunk's share between the smallest and the largest runs: some chunks keep theirs
+    share = int(np.median(list(sizes.values())))
+    monkeypatch.setattr(_label, "KEPT_RUNS_BYTES", share * len(sizes))
+    labels, count = label(counted_source)
+    np.testing.assert_array_equal(labels.compute(), expected)
+    assert int(count) == n
+    kept = {idx for idx, size in sizes.items() if size <= share}
+    assert 0 < len(kept) < len(sizes)
+    assert reads == {idx: 1 if idx in kept else 2 for idx in sizes}
+    reads.clear()
+    labels, count = label(counted_source, keep_runs=False)
+    np.testing.assert_array_equal(labels.compute(), expected)
+    assert reads == {idx: 2 for idx in sizes}

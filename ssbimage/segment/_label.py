@@ -6,6 +6,7 @@ import itertools
 
 import dask
 import dask.array as da
+from dask.base import tokenize
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
@@ -22,15 +23,21 @@ _OFFSETS = {  # in-plane neighbour offsets across a chunk face, per connectivity
 }
 
 
-def _summarise(block, location, shape, connectivity):
-    """Pass 1 for one chunk: component count, first voxel of each, and the six faces."""
+#: memory for the runs that pass 1 keeps for pass 2, shared out evenly between the chunks
+KEPT_RUNS_BYTES = 256 * 2**20
+
+
+def _summarise(block, location, shape, connectivity, keep_bytes):
+    """Pass 1 for one chunk: component count, first voxel of each, the six faces, and
+    the runs themselves if they take at most ``keep_bytes`` (else None)."""
     runs, n = label_runs(block, connectivity)
     first_local = first_voxels(block.shape, runs, n)
     # within a chunk, global raster order is local raster order
     first = np.ravel_multi_index(
         tuple(i + o for i, o in zip(np.unravel_index(first_local, block.shape), location)),
         shape) if n else np.empty(0, np.int64)
-    return n, first, face_labels(block.shape, runs)
+    kept = runs if sum(a.nbytes for a in runs) <= keep_bytes else None
+    return n, first, face_labels(block.shape, runs), kept
 
 
 def _seam_pairs(lows, highs, offsets):
@@ -96,10 +103,14 @@ def _mapping(summaries, grid, connectivity):
     return offsets, lookup, int(n_components)
 
 
+def _paint(shape, runs, n, offset, lookup):
+    table = np.concatenate([[0], lookup[offset + 1:offset + n + 1]]).astype(np.uint32)
+    return paint_runs(shape, runs, table)
+
+
 def _relabel(block, offset, lookup, connectivity):
     runs, n = label_runs(block, connectivity)
-    table = np.concatenate([[0], lookup[offset + 1:offset + n + 1]]).astype(np.uint32)
-    return paint_runs(block.shape, runs, table)
+    return _paint(block.shape, runs, n, offset, lookup)
 
 
 def keep_labels(labels, keep) -> da.Array:
@@ -115,7 +126,7 @@ def keep_labels(labels, keep) -> da.Array:
     return as_dask(labels).map_blocks(lambda b: lookup[b], dtype=np.uint32)
 
 
-def label(mask, *, connectivity: int = 26):
+def label(mask, *, connectivity: int = 26, keep_runs: bool = True):
     """Label the connected components of a 3D mask, chunk by chunk.
 
     Each chunk is labelled by its runs along x (:mod:`ssbimage.segment._runs`,
@@ -125,9 +136,13 @@ def label(mask, *, connectivity: int = 26):
     labels are numbered in raster order of their first voxel, exactly as
     :func:`scipy.ndimage.label` numbers them. The result therefore does not
     depend on the chunking. Work and memory are per chunk: the graph has a
-    few tasks per chunk, the faces of all chunks are the only thing gathered,
-    and each chunk is labelled twice (once to find its faces, once to write)
-    instead of being kept in memory.
+    few tasks per chunk and the faces of all chunks are gathered. The first
+    pass also keeps each chunk's runs where they fit its share of
+    ``KEPT_RUNS_BYTES`` (256 MiB over all chunks; a 128³ chunk of a phase
+    mask is about 1 MiB of runs), and the second pass paints them without
+    reading the mask again; any other chunk is read and labelled a second
+    time instead of being kept in memory. Either way gives the same labels.
+    Kept runs stay in the returned array's graph as long as it is alive.
 
     Parameters
     ----------
@@ -135,6 +150,9 @@ def label(mask, *, connectivity: int = 26):
         NumPy or Dask array, any chunking.
     connectivity : {6, 18, 26}
         Face, face+edge, or face+edge+corner neighbours.
+    keep_runs : bool
+        Keep runs between the passes as above; False always reads and
+        labels the mask twice (the least memory).
 
     Returns
     -------
@@ -162,17 +180,25 @@ def label(mask, *, connectivity: int = 26):
     starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in mask.chunks]
     blocks = mask.to_delayed()
     summarise = dask.delayed(_summarise, pure=True)
+    keep_bytes = KEPT_RUNS_BYTES // int(np.prod(grid)) if keep_runs else 0
     summaries = [summarise(blocks[idx], tuple(int(starts[a][idx[a]]) for a in range(3)),
-                           mask.shape, connectivity) for idx in np.ndindex(*grid)]
+                           mask.shape, connectivity, keep_bytes) for idx in np.ndindex(*grid)]
     # pass 1 and the union-find run now, once: every block of the result
     # needs them, and left lazy they would be redone by every separate compute
     # of some of its blocks (batched writes: 8 times at 1024³)
-    offsets, lookup, n = _mapping(compute_in_batches(summaries), grid, connectivity)
+    summaries = compute_in_batches(summaries)
+    offsets, lookup, n = _mapping(summaries, grid, connectivity)
     lookup = dask.delayed(lookup, pure=True)  # one copy in the graph, not one per block
     relabel = dask.delayed(_relabel, pure=True)
+    token = tokenize(mask.name, connectivity)
     parts = np.empty(grid, dtype=object)
     for k, idx in enumerate(np.ndindex(*grid)):
         shape = tuple(mask.chunks[a][idx[a]] for a in range(3))
-        parts[idx] = da.from_delayed(relabel(blocks[idx], int(offsets[k]), lookup, connectivity),
-                                     shape, dtype=np.uint32)
+        count, _, _, runs = summaries[k]
+        if runs is None:  # label the chunk again
+            part = relabel(blocks[idx], int(offsets[k]), lookup, connectivity)
+        else:  # paint the runs kept from pass 1: the mask is not read again
+            part = dask.delayed(_paint)(shape, runs, count, int(offsets[k]), lookup,
+                                        dask_key_name=f"label-paint-{token}-{k}")
+        parts[idx] = da.from_delayed(part, shape, dtype=np.uint32)
     return da.block(parts.tolist()), da.from_array(np.asarray(n))
