@@ -154,7 +154,7 @@ def label(mask, *, connectivity: int = 26, keep_runs: bool = True):
     few tasks per chunk and the faces of all chunks are gathered. The first
     pass also keeps each chunk's runs where they fit its share of
     ``KEPT_RUNS_BYTES`` (64 MiB over all chunks; a 128³ chunk of a phase
-    mask is about 0.55 MB of runs), and the second pass paints them without
+    mask is about 0.54 MB of runs), and the second pass paints them without
     reading the mask again; any other chunk is read and labelled a second
     time instead of being kept in memory. Either way gives the same labels.
     Kept runs stay in the returned array's graph as long as it is alive.
