@@ -2,6 +2,7 @@
 
 import dask.array as da
 import numpy as np
+from scipy import ndimage
 import pytest
 
 from ssbimage.errors import SsbImageError
@@ -100,12 +101,33 @@ def test_bad_annotations():
 
 
 def test_closed_form_eigenvalues_match_lapack():
-    from ssbimage.segment._features import symmetric_eigenvalues
+    from ssbimage.segment._hessian import _eigenvalues
 
     rng = np.random.default_rng(3)
     m = rng.normal(size=(5000, 3, 3))
     m = m + np.swapaxes(m, 1, 2)
     m[:10] = np.diag([2.0, 2.0, 2.0])  # repeated eigenvalues
-    ours = np.stack(symmetric_eigenvalues(m[:, 0, 0], m[:, 1, 1], m[:, 2, 2], m[:, 0, 1],
-                                          m[:, 0, 2], m[:, 1, 2]), axis=1)
+    ours = np.array([_eigenvalues(a[0, 0], a[1, 1], a[2, 2], a[0, 1], a[0, 2], a[1, 2]) for a in m])
     np.testing.assert_allclose(ours, np.linalg.eigvalsh(m), atol=1e-9)
+
+
+def test_compiled_hessian_features_equal_numpy_derivatives():
+    # the features as first written with np.gradient and LAPACK, for the voxels inside the halo
+    image = np.random.default_rng(4).normal(size=(20, 22, 24)).astype(np.float32)
+    halo, sigma = 3, 1.5
+    features = _features_inside(image, sigma, halo)
+    smooth = ndimage.gaussian_filter(image, sigma, mode="nearest")
+    first = np.gradient(smooth)
+    hessian = np.stack([np.stack(np.gradient(first[i]), -1) for i in range(3)], -2)
+    hessian = (hessian + np.swapaxes(hessian, -1, -2)) / 2  # np.gradient's mixed terms differ by rounding
+    inner = (slice(halo, -halo),) * 3
+    expected = np.linalg.eigvalsh(hessian[inner].astype(np.float64))
+    np.testing.assert_allclose(features[..., 1], smooth[inner], rtol=0, atol=0)
+    np.testing.assert_allclose(features[..., 2], np.sqrt(sum(g ** 2 for g in first))[inner], rtol=1e-6)
+    np.testing.assert_allclose(features[..., 3:6], expected, rtol=0, atol=1e-5)
+
+
+def _features_inside(image, sigma, halo):
+    from ssbimage.segment._features import _features
+
+    return _features(image, (sigma,), halo=halo)

@@ -22,6 +22,11 @@ from ._config import AnalysisConfig, load_config
 __all__ = ["Analysis", "analyze"]
 
 LABEL_NAMES = ("particles", "voids", "cracks", "dendrites")
+CRACK = 4  # DESIGN.md phase code
+#: metric rows and particle-table columns that count the crack phase
+CRACK_METRICS = ("crack_surface_area", "crack_density", "crack_volume_fraction", "cracked_particle_fraction",
+                 "crack_count", "cracks_per_particle")
+CRACK_COLUMNS = ("crack_voxels", "crack_surface_area_um2", "crack_count")
 
 
 @dataclasses.dataclass
@@ -126,17 +131,33 @@ def _stage(provenance, name):
 
 
 def _phases(image, spacing, config: AnalysisConfig, provenance):
+    """The phase map, and the phase codes its method can give."""
     from ..filters import gaussian
-    from ..segment import load_classifier, threshold_phases
+    from ..segment import PHASE_ORDER, load_classifier, threshold_phases
 
     if config.classifier:
         classifier = load_classifier(config.classifier, trust=config.trust_classifier)
         provenance["phases"] = {"method": "classifier", "file": config.classifier}
-        return classifier.predict(image)
+        return classifier.predict(image), {int(c) for c in classifier.classes}
     smoothed = gaussian(image, config.denoise_sigma, spacing=spacing) if config.denoise_sigma else image
     phases, thresholds = threshold_phases(smoothed, sample=config.sample, thresholds=config.thresholds)
     provenance["phases"] = {"method": "thresholds", "thresholds": [float(t) for t in thresholds]}
-    return phases
+    return phases, set(PHASE_ORDER[config.sample])
+
+
+def _without_cracks(metrics, particles, provenance):
+    """Crack rows and columns as NaN: the phase map has no crack phase, so a 0 would be a guess.
+
+    Grey thresholds give a cathode no crack class (a 1–3 voxel crack blurs
+    to the electrolyte's or a void's grey), nor does a classifier trained
+    without crack strokes.
+    """
+    metrics.loc[metrics.metric.isin(CRACK_METRICS), "value"] = float("nan")
+    for column in CRACK_COLUMNS:
+        if column in particles:
+            particles[column] = float("nan")
+    provenance["cracks"] = ("not measured: the phase map has no crack phase (code 4); train a classifier "
+                            "with crack strokes to measure cracks")
 
 
 def _segment_and_measure(volume, spacing, config: AnalysisConfig, provenance, scratch):
@@ -146,7 +167,8 @@ def _segment_and_measure(volume, spacing, config: AnalysisConfig, provenance, sc
 
     with _stage(provenance, "phases"):
         data = volume.data.rechunk(config.chunk_size)
-        phases = _checkpoint(_phases(data, spacing, config, provenance), scratch, "phases")
+        phases, codes = _phases(data, spacing, config, provenance)
+        phases = _checkpoint(phases, scratch, "phases")
     labels = {"phases": phases}
     tables = []
     particles = pd.DataFrame()
@@ -163,6 +185,8 @@ def _segment_and_measure(volume, spacing, config: AnalysisConfig, provenance, sc
             metrics, particles = electrode_metrics(phases, labels["particles"], spacing=spacing, cracks=cracks,
                                                    min_crack_volume=config.min_crack_volume,
                                                    smoothing=config.surface_smoothing)
+            if CRACK not in codes:
+                _without_cracks(metrics, particles, provenance)
         tables += [metrics, pd.DataFrame([
             ("void_count", len(voids), "1"),
             ("interfacial_void_count", int(voids.interfacial.sum()) if len(voids) else 0, "1")],

@@ -142,7 +142,7 @@ class PixelClassifier:
     def _with_context(self, features, probabilities):
         """Stage-2 input: the features, then the context features of stage-1 probabilities."""
         n_context = len(self.classes) * (1 + 4 * len(self.context_sigmas))
-        context = _padded_map(probabilities, lambda b: _context_block(b, self.context_sigmas),
+        context = _padded_map(probabilities, lambda b: _context_block(b, self.context_sigmas, self.context_halo),
                               self.context_halo, n_context)
         features = features.rechunk(context.chunks[:3] + (features.chunks[3],))
         return da.concatenate([features, context], axis=3).rechunk({3: -1})

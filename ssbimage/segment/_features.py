@@ -15,25 +15,9 @@ import numpy as np
 from scipy import ndimage
 
 from .._arrays import as_dask
+from ._hessian import first_derivatives, hessian_columns
 
-__all__ = ["multiscale_features", "shape_ratios", "symmetric_eigenvalues"]
-
-
-def symmetric_eigenvalues(a, b, c, d, e, f):
-    """Eigenvalues (ascending) of symmetric 3×3 matrices [[a, d, e], [d, b, f], [e, f, c]],
-    element-wise, in closed form (trigonometric solution of the characteristic cubic);
-    3–4× faster than ``numpy.linalg.eigvalsh`` on stacks of 3×3 matrices, same to 1e-12."""
-    q = (a + b + c) / 3
-    p1 = d**2 + e**2 + f**2
-    p = np.sqrt(((a - q) ** 2 + (b - q) ** 2 + (c - q) ** 2 + 2 * p1) / 6)
-    safe = np.where(p > 0, p, 1)
-    ba, bb, bc = (a - q) / safe, (b - q) / safe, (c - q) / safe
-    bd, be, bf = d / safe, e / safe, f / safe
-    r = 0.5 * (ba * (bb * bc - bf**2) - bd * (bd * bc - bf * be) + be * (bd * bf - bb * be))
-    phi = np.arccos(np.clip(r, -1, 1)) / 3
-    largest = q + 2 * p * np.cos(phi)
-    smallest = q + 2 * p * np.cos(phi + 2 * np.pi / 3)
-    return smallest, 3 * q - largest - smallest, largest
+__all__ = ["multiscale_features", "shape_ratios"]
 
 
 def shape_ratios(smallest, middle, largest):
@@ -58,26 +42,28 @@ def shape_ratios(smallest, middle, largest):
     return middle / safe, (smallest + largest) / safe
 
 
-def _features(block: np.ndarray, sigmas, with_shape_ratios=False) -> np.ndarray:
-    """(Z, Y, X, F) float32 features of one (padded) block."""
-    block = block.astype(np.float32)
-    out = [block]
-    previous = None
+def _features(block: np.ndarray, sigmas, with_shape_ratios=False, halo=0) -> np.ndarray:
+    """(Z, Y, X, F) float32 features of the voxels of ``block`` inside its ``halo``,
+    in :func:`multiscale_features`' order."""
+    block = np.asarray(block, np.float32)
+    inner = tuple(slice(halo, n - halo) for n in block.shape)
+    per_scale = 8 if with_shape_ratios else 6
+    out = np.empty(block[inner].shape + (per_scale * len(sigmas),), np.float32)
+    out[..., 0] = block[inner]
+    derivatives = [np.empty_like(block) for _ in range(3)]
+    column, previous = 1, None
     for s in sigmas:
         smooth = ndimage.gaussian_filter(block, s, mode="nearest")
-        first = np.gradient(smooth)
-        gradient = np.sqrt(sum(g**2 for g in first))
-        hxx, hxy, hxz = np.gradient(first[0])
-        hyy, hyz = np.gradient(first[1], axis=(1, 2))
-        hzz = np.gradient(first[2], axis=2)
-        eigenvalues = symmetric_eigenvalues(hxx, hyy, hzz, hxy, hxz, hyz)
-        out += [smooth, gradient, *eigenvalues]
-        if with_shape_ratios:
-            out += shape_ratios(*eigenvalues)
+        out[..., column] = smooth[inner]
+        first_derivatives(smooth, *derivatives)
+        ratios = (column + 5, column + 6) if with_shape_ratios else (-1, -1)
+        hessian_columns(*derivatives, (halo,) * 3, out, column + 1, (column + 2, column + 3, column + 4), ratios)
+        column += per_scale - 1
         if previous is not None:
-            out.append(previous - smooth)  # difference of Gaussians
-        previous = smooth
-    return np.stack(out, axis=-1).astype(np.float32)
+            np.subtract(previous, smooth[inner], out=out[..., column])  # difference of Gaussians
+            column += 1
+        previous = smooth[inner]
+    return out
 
 
 def multiscale_features(image, sigmas=(0.7, 1.5, 3.0), *, with_shape_ratios: bool = False) -> da.Array:
@@ -105,45 +91,43 @@ def multiscale_features(image, sigmas=(0.7, 1.5, 3.0), *, with_shape_ratios: boo
     """
     halo = math.ceil(4 * max(sigmas)) + 2
     per_scale = 8 if with_shape_ratios else 6
-    return _padded_map(as_dask(image), lambda block: _features(block, sigmas, with_shape_ratios), halo,
+    return _padded_map(as_dask(image), lambda block: _features(block, sigmas, with_shape_ratios, halo), halo,
                        1 + per_scale * len(sigmas) - 1)
 
 
-def _context_block(prob: np.ndarray, sigmas) -> np.ndarray:
-    """Auto-context features of one (padded) block of class probabilities (Z, Y, X, K):
-    the probabilities, and per class and σ the smoothed probability, its
-    gradient magnitude and its smallest and largest Hessian eigenvalues."""
-    out = [prob]
+def _context_block(prob: np.ndarray, sigmas, halo=0) -> np.ndarray:
+    """Auto-context features of the voxels inside the ``halo`` of a block of class
+    probabilities (Z, Y, X, K): the probabilities, and per class and σ the
+    smoothed probability, its gradient magnitude and its smallest and largest
+    Hessian eigenvalues."""
+    classes = prob.shape[-1]
+    inner = tuple(slice(halo, n - halo) for n in prob.shape[:3])
+    out = np.empty(prob[inner].shape[:3] + (classes * (1 + 4 * len(sigmas)),), np.float32)
+    out[..., :classes] = prob[inner]
+    derivatives = [np.empty(prob.shape[:3], np.float32) for _ in range(3)]
+    column = classes
     for s in sigmas:
-        for k in range(prob.shape[-1]):
-            smooth = ndimage.gaussian_filter(prob[..., k], s, mode="nearest")
-            first = np.gradient(smooth)
-            hxx, hxy, hxz = np.gradient(first[0])
-            hyy, hyz = np.gradient(first[1], axis=(1, 2))
-            hzz = np.gradient(first[2], axis=2)
-            low, _, high = symmetric_eigenvalues(hxx, hyy, hzz, hxy, hxz, hyz)
-            out += [smooth[..., None], np.sqrt(sum(g**2 for g in first))[..., None],
-                    low[..., None], high[..., None]]
-    return np.concatenate(out, axis=-1).astype(np.float32)
+        for k in range(classes):
+            smooth = ndimage.gaussian_filter(np.ascontiguousarray(prob[..., k], np.float32), s, mode="nearest")
+            out[..., column] = smooth[inner]
+            first_derivatives(smooth, *derivatives)
+            hessian_columns(*derivatives, (halo,) * 3, out, column + 1, (column + 2, -1, column + 3), (-1, -1))
+            column += 4
+    return out
 
 
 def _padded_map(data: da.Array, function, halo: int, n_out: int) -> da.Array:
     """Apply ``function`` to (Z, Y, X) or (Z, Y, X, F) blocks padded by ``halo`` voxels in
-    space (faces continued); crop back. Returns (Z, Y, X, n_out) float32."""
+    space (faces continued); it returns the voxels inside the halo. Returns (Z, Y, X, n_out) float32."""
     spatial, extra = data.chunks[:3], data.ndim - 3
     if min(data.shape[:3]) <= halo:  # smaller than the halo: one block, edges continued
         block = np.pad(np.asarray(data), [(halo, halo)] * 3 + [(0, 0)] * extra, mode="edge")
-        inner = tuple(slice(halo, halo + n) for n in data.shape[:3])
-        return da.from_array(function(block)[inner], chunks=spatial + ((n_out,),))
+        return da.from_array(function(block), chunks=spatial + ((n_out,),))
     # every chunk at least as deep as the halo, so neighbours can supply it
     data = data.rechunk(tuple(da.overlap.ensure_minimum_chunksize(halo, c) for c in spatial)
                         + tuple((n,) for n in data.shape[3:]))
     padded = da.overlap.overlap(data, depth={a: halo if a < 3 else 0 for a in range(data.ndim)},
                                 boundary={a: "nearest" if a < 3 else "none" for a in range(data.ndim)})
 
-    def run(block):
-        inner = tuple(slice(halo, n - halo) for n in block.shape[:3])
-        return function(block)[inner]
-
-    return padded.map_blocks(run, dtype=np.float32, chunks=data.chunks[:3] + ((n_out,),),
+    return padded.map_blocks(function, dtype=np.float32, chunks=data.chunks[:3] + ((n_out,),),
                              **({} if extra else {"new_axis": 3}))
