@@ -4,6 +4,9 @@ For each volume size the same cathode volume is analysed by
 
 - ``ours``: :func:`ssbimage.analyze` (threaded scheduler, 2 threads);
 - ``ours-distributed``: the same on a ``dask.distributed`` LocalCluster of 2 single-thread workers;
+- ``ours-classifier``: :func:`ssbimage.analyze` with a voxel classifier instead of the thresholds
+  (trained once per cache on strokes of another phantom, untimed): the pipeline that meets the
+  metrics' accuracy floors, where thresholds leave the cracks out (performance_notes.md, item 19);
 - ``naive``: :mod:`naive`, the plain in-memory pipeline, where it fits in memory;
 - ``porespy``: PoreSpy ``snow2`` + ``porosity`` (:mod:`porespy_ref`, in its own
   environment because it pins an older ``edt``), where it fits in memory;
@@ -43,10 +46,13 @@ import volumes  # noqa: E402
 BYTES_PER_VOXEL = {"naive": 120, "porespy": 60}
 
 
-def run_worker(python: str, pipeline: str, volume: Path, out: Path, *, thresholds, scratch, timeout):
+def run_worker(python: str, pipeline: str, volume: Path, out: Path, *, thresholds, scratch, timeout,
+               classifier=None):
     """Run one pipeline in a child process; its result with the peak RSS of the process tree."""
     command = [python, str(HERE / "worker.py"), pipeline, str(volume), "--spacing", str(volumes.SPACING),
                "--thresholds", *map(str, thresholds), "--out", str(out), "--scratch", str(scratch)]
+    if classifier:
+        command += ["--classifier", str(classifier)]
     log = out.with_suffix(".log")
     started = time.perf_counter()
     with open(log, "w") as stream:
@@ -97,9 +103,11 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help="64³ tile, 64³ and 128³ volumes: checks the suite runs")
     parser.add_argument("--tile", type=int, default=256, help="phantom tile edge in voxels")
     parser.add_argument("--pipelines", nargs="+",
-                        default=["ours", "ours-distributed", "naive", "porespy", "label"])
+                        default=["ours", "ours-distributed", "ours-classifier", "naive", "porespy", "label"])
     parser.add_argument("--distributed-max", type=int, default=512,
                         help="largest size run on the LocalCluster too")
+    parser.add_argument("--classifier-max", type=int, default=512,
+                        help="largest size run with the classifier too (0.3 Mvox/s: 1024³ takes about an hour)")
     parser.add_argument("--cache", default=os.environ.get("SSBIMAGE_BENCH_CACHE",
                                                           Path(tempfile.gettempdir()) / "ssbimage-bench"))
     parser.add_argument("--bench-python", default=str(HERE.parent / ".venv-bench" / "bin" / "python"),
@@ -122,6 +130,10 @@ def main(argv=None):
     print(f"tile {args.tile}³ (generated once into {cache})", flush=True)
     tile = volumes.tile(cache, args.tile)
     thresholds = volumes.thresholds(tile)
+    classifier = None
+    if "ours-classifier" in args.pipelines:
+        print("training the classifier (once per cache, untimed)", flush=True)
+        classifier = volumes.classifier(cache, args.tile)
     ram = psutil.virtual_memory().total
     commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
@@ -142,13 +154,15 @@ def main(argv=None):
                     reason = f"PoreSpy environment {python} not found (make bench creates it)"
             if pipeline == "ours-distributed" and size > args.distributed_max:
                 reason = f"LocalCluster runs only up to {args.distributed_max}³ (--distributed-max)"
+            if pipeline == "ours-classifier" and size > args.classifier_max:
+                reason = f"the classifier runs only up to {args.classifier_max}³ (--classifier-max)"
             if reason:
                 entry["runs"][pipeline] = {"pipeline": pipeline, "skipped": reason}
                 print(f"{size}³ {pipeline}: skipped ({reason})", flush=True)
                 continue
             out = runs / f"{pipeline}-{size}.json"
             result = run_worker(python, pipeline, volume, out, thresholds=thresholds, scratch=scratch,
-                                timeout=args.timeout)
+                                timeout=args.timeout, classifier=classifier)
             entry["runs"][pipeline] = result
             if "seconds" in result:
                 print(f"{size}³ {pipeline}: {result['seconds']:.1f} s, "

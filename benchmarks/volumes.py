@@ -58,6 +58,22 @@ def thresholds(tile_folder: Path) -> tuple[float, float]:
     return found
 
 
+def classifier(cache: Path, tile_size: int) -> Path:
+    """A ``PixelClassifier()`` trained on simulated strokes of another phantom (seed 2, at most 128³),
+    saved once per cache: the accurate way to the phase map (docs/accuracy.md), for ``ours-classifier``."""
+    from ssbimage.segment import PixelClassifier
+    from ssbimage.synth import composite_cathode, simulate_annotations
+
+    size = min(tile_size, 128)
+    path = Path(cache) / f"classifier{size}.joblib"
+    if not path.exists():
+        phantom = composite_cathode((size,) * 3, SPACING, seed=SEED + 1, chunks=min(CHUNK, size))
+        trained = PixelClassifier().fit(phantom.image.data, simulate_annotations(phantom.phases.data))
+        trained.save(path.with_suffix(".part"))
+        path.with_suffix(".part").replace(path)
+    return path
+
+
 def truth(tile_folder: Path, copies: int) -> dict:
     """Truth of the mirrored volume: the tile's intensive rows, extensive ones × copies."""
     import pandas as pd

@@ -4,8 +4,8 @@ The driver (:mod:`bench`) starts one process per run so that each run's peak
 memory is its own. ``seconds`` is the analysis alone, from reading the
 volume to the last metric, without interpreter start-up or imports.
 
-    python benchmarks/worker.py {ours,ours-distributed,naive,porespy} VOLUME \\
-        --spacing 0.5 --thresholds T1 T2 --out RESULT.json [--scratch DIR]
+    python benchmarks/worker.py {ours,ours-distributed,ours-classifier,naive,porespy,label} VOLUME \\
+        --spacing 0.5 --thresholds T1 T2 --out RESULT.json [--scratch DIR] [--classifier FILE]
 """
 
 from __future__ import annotations
@@ -22,13 +22,16 @@ def _read(volume: str):
     return zarr.open_array(str(Path(volume) / "0"), mode="r")[...]
 
 
-def ours(args, distributed=False):
+def ours(args, distributed=False, classifier=None):
     import dask
 
     from ssbimage import analyze
 
     config = {"sample": "cathode", "thresholds": list(args.thresholds), "tortuosity": False,
               "scratch_dir": args.scratch}
+    if classifier:
+        del config["thresholds"]
+        config.update(classifier=classifier, trust_classifier=True)  # the bench trained it
     client = None
     if distributed:
         from distributed import Client, LocalCluster
@@ -128,14 +131,19 @@ def _warm_page_cache(volume):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("pipeline", choices=["ours", "ours-distributed", "naive", "porespy", "label"])
+    parser.add_argument("pipeline", choices=["ours", "ours-distributed", "ours-classifier", "naive", "porespy",
+                                             "label"])
     parser.add_argument("volume")
     parser.add_argument("--spacing", type=float, required=True)
     parser.add_argument("--thresholds", type=float, nargs=2, required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--scratch")
+    parser.add_argument("--classifier", help="trained PixelClassifier for ours-classifier")
     args = parser.parse_args(argv)
+    if args.pipeline == "ours-classifier" and not args.classifier:
+        parser.error("ours-classifier needs --classifier")
     run = {"ours": ours, "ours-distributed": lambda a: ours(a, distributed=True),
+           "ours-classifier": lambda a: ours(a, classifier=a.classifier),
            "naive": naive, "porespy": porespy, "label": stitched_label}[args.pipeline]
     _warm_page_cache(args.volume)
     metrics, stages, seconds = run(args)

@@ -1,6 +1,7 @@
 """The benchmark suite runs end to end at 64³ (a smoke run: speed is measured by `make bench`, not here)."""
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ def smoke(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("bench")
     results = bench.main(["--smoke", "--cache", str(folder / "cache"), "--results", str(folder / "results"),
-                          "--pipelines", "ours", "naive", "porespy", "label",
+                          "--pipelines", "ours", "ours-classifier", "naive", "porespy", "label",
                           "--bench-python", str(folder / "no-such-python"), "--docs", str(folder / "perf.md")])
     return folder, results
 
@@ -26,7 +27,8 @@ def test_smoke_run_writes_results_and_report(smoke):
     written = json.loads(next((folder / "results").glob("smoke-*.json")).read_text())
     assert set(written["sizes"]) == {"64", "128"}
     report = (folder / "perf.md").read_text()
-    assert "| 128³ | ours |" in report and "| 128³ | naive |" in report
+    assert "| 128³ | ours |" in report and "| 128³ | naive |" in report and "| 128³ | ours-classifier |" in report
+    assert "| crack_density |" in report and "not measured" in report
     for entry in written["sizes"].values():
         ours, naive = entry["runs"]["ours"], entry["runs"]["naive"]
         assert ours["seconds"] > 0 and naive["seconds"] > 0
@@ -35,6 +37,9 @@ def test_smoke_run_writes_results_and_report(smoke):
         assert set(ours["stages"]) >= {"phases", "particles", "voids", "cracks", "metrics"}
         assert "PoreSpy environment" in entry["runs"]["porespy"]["skipped"]
         assert entry["runs"]["label"]["metrics"]["components"] > 0
+        # thresholds have no crack class; the classifier, trained with crack strokes, measures cracks
+        accurate = entry["runs"]["ours-classifier"]["metrics"]
+        assert math.isnan(ours["metrics"]["crack_density"]) and accurate["crack_density"] > 0
     summary = written["summary"]["per_size"]["128"]
     assert summary["speedup_vs_naive"] == pytest.approx(
         written["sizes"]["128"]["runs"]["naive"]["seconds"] / written["sizes"]["128"]["runs"]["ours"]["seconds"])
