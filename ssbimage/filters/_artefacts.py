@@ -75,13 +75,19 @@ def _peaks(hist, lo, hi, reference_grey, iterations=20):
 
 
 def _profile(data, centre, bin_width, reference_grey):
+    """Peak grey value per radius bin over the whole volume, computed now.
+
+    Left in the graph, this whole-volume pass ran again in every batch of
+    blocks a checkpoint computes (:func:`ssbimage._arrays.compute_in_batches`):
+    eight times over for a 512³ phase map of 128³ blocks.
+    """
     corner = math.hypot(max(centre[0], data.shape[1] - 1 - centre[0]),
                         max(centre[1], data.shape[2] - 1 - centre[1]))
     n_radii = int(corner // bin_width) + 1
-    lo, hi = da.nanmin(data).astype(float), da.nanmax(data).astype(float)
+    lo, hi = (float(v) for v in dask.compute(da.nanmin(data), da.nanmax(data)))
     hist = block_sums(data, _block_histogram, (n_radii, _GREY_BINS), centre=centre,
                       width=bin_width, n_radii=n_radii, lo=lo, hi=hi)
-    return dask.delayed(_peaks)(hist, lo, hi, reference_grey)
+    return _peaks(hist.compute(), lo, hi, reference_grey)
 
 
 def _prepare(image, axis_center, bin_width):
@@ -159,6 +165,8 @@ def correct_cupping(image, *, axis_center=None, degree: int = 1, reference_grey=
     polynomial ``s`` in ``r²`` (weighted by the voxels under the kernel,
     Tukey-reweighted), and the image divided by ``s / s̄``, ``s̄`` the volume
     average of ``s``: the mean grey value is kept. Elementwise: no halo.
+    The profile is computed when this is called (two reads of the volume);
+    the corrected image stays lazy.
 
     Examples
     --------
@@ -176,7 +184,7 @@ def correct_cupping(image, *, axis_center=None, degree: int = 1, reference_grey=
     if int(degree) != degree or degree < 1:
         raise ValueError(f"degree must be a positive integer, got {degree!r}")
 
-    table = dask.delayed(_fit_shading)(_profile(data, centre, 1.0, reference_grey), int(degree))
+    table = _fit_shading(_profile(data, centre, 1.0, reference_grey), int(degree))
     return data.map_blocks(_apply, table=table, centre=centre, width=1.0, divide=True,
                            dtype=np.float32)
 
@@ -209,7 +217,8 @@ def reduce_rings(image, *, axis_center=None, bin_width: float = 0.5, smooth: flo
     per radius bin over the whole volume (as in :func:`correct_cupping`),
     interpolated linearly in ``r`` and subtracted from every slice. Rings
     closer together than about ``smooth / 2`` partly pass into the trend.
-    Elementwise: no halo.
+    Elementwise: no halo. The profile is computed when this is called (two
+    reads of the volume); the corrected image stays lazy.
 
     Examples
     --------
@@ -227,6 +236,6 @@ def reduce_rings(image, *, axis_center=None, bin_width: float = 0.5, smooth: flo
                          f"(bin_width {bin_width!r})")
 
     size = 2 * int(round(smooth / bin_width / 2)) + 1  # median window in bins
-    table = dask.delayed(_ring_profile)(_profile(data, centre, bin_width, reference_grey), size)
+    table = _ring_profile(_profile(data, centre, bin_width, reference_grey), size)
     return data.map_blocks(_apply, table=table, centre=centre, width=bin_width, divide=False,
                            dtype=np.float32)

@@ -95,14 +95,15 @@ def multiscale_features(image, sigmas=(0.7, 1.5, 3.0), *, with_shape_ratios: boo
                        1 + per_scale * len(sigmas) - 1)
 
 
-def _context_block(prob: np.ndarray, sigmas, halo=0) -> np.ndarray:
+def _context_block(prob: np.ndarray, sigmas, halo=0, out=None) -> np.ndarray:
     """Auto-context features of the voxels inside the ``halo`` of a block of class
     probabilities (Z, Y, X, K): the probabilities, and per class and σ the
     smoothed probability, its gradient magnitude and its smallest and largest
-    Hessian eigenvalues."""
+    Hessian eigenvalues; written into ``out`` if given."""
     classes = prob.shape[-1]
     inner = tuple(slice(halo, n - halo) for n in prob.shape[:3])
-    out = np.empty(prob[inner].shape[:3] + (classes * (1 + 4 * len(sigmas)),), np.float32)
+    if out is None:
+        out = np.empty(prob[inner].shape[:3] + (classes * (1 + 4 * len(sigmas)),), np.float32)
     out[..., :classes] = prob[inner]
     derivatives = [np.empty(prob.shape[:3], np.float32) for _ in range(3)]
     column = classes
