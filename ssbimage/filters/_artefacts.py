@@ -84,7 +84,9 @@ def _profile(data, centre, bin_width, reference_grey):
     corner = math.hypot(max(centre[0], data.shape[1] - 1 - centre[0]),
                         max(centre[1], data.shape[2] - 1 - centre[1]))
     n_radii = int(corner // bin_width) + 1
-    lo, hi = (float(v) for v in dask.compute(da.nanmin(data), da.nanmax(data)))
+    # NumPy float64, not Python floats: these bin float32 blocks, and a Python float
+    # would leave that arithmetic in float32 (NEP 50), moving voxels between grey bins
+    lo, hi = (np.float64(v) for v in dask.compute(da.nanmin(data), da.nanmax(data)))
     hist = block_sums(data, _block_histogram, (n_radii, _GREY_BINS), centre=centre,
                       width=bin_width, n_radii=n_radii, lo=lo, hi=hi)
     return _peaks(hist.compute(), lo, hi, reference_grey)

@@ -27,6 +27,15 @@ from ._features import _context_block, _features, _padded_map, multiscale_featur
 __all__ = ["PixelClassifier", "multiscale_features", "load_classifier"]
 
 
+def _volume_faces(block_info) -> list:
+    """Per axis, whether the block's low and high sides are the volume's faces (all of
+    them for a block given without ``block_info``, the whole volume padded at once)."""
+    if block_info is None:
+        return [(True, True)] * 3
+    where, count = block_info[0]["chunk-location"], block_info[0]["num-chunks"]
+    return [(where[a] == 0, where[a] == count[a] - 1) for a in range(3)]
+
+
 def _probabilities(block, forest, n_classes, columns):
     flat = block.reshape(-1, block.shape[-1])
     out = np.zeros((len(flat), n_classes), np.float32)
@@ -174,12 +183,24 @@ class PixelClassifier:
     def feature_halo(self) -> int:
         return math.ceil(4 * max(self.sigmas)) + 2
 
-    def _both_stages(self, block: np.ndarray) -> np.ndarray:
+    def _both_stages(self, block: np.ndarray, block_info=None) -> np.ndarray:
         """Class probabilities of the voxels inside the halo of an image block padded by
-        ``feature_halo + context_halo``."""
+        ``feature_halo + context_halo``.
+
+        Beyond the volume's faces stage 1's probabilities are those of the face
+        voxels continued outwards, as when stage 1 was a separate array
+        overlapped with ``boundary="nearest"``: predicting from the grey values
+        continued outwards instead lost 2 of 158 particles found on a 96³ test phantom.
+        """
         n, context = len(self.classes), self.context_halo
         features = _features(block, self.sigmas, self.shape_ratios, self.feature_halo)
         first = _probabilities(features, self.forest, n, np.arange(n))
+        for axis, sides in enumerate(_volume_faces(block_info)):
+            size = first.shape[axis]
+            for is_face, outside, face in zip(sides, (slice(0, context), slice(size - context, size)),
+                                              (slice(context, context + 1), slice(size - context - 1, size - context))):
+                if is_face:
+                    first[(slice(None),) * axis + (outside,)] = first[(slice(None),) * axis + (face,)]
         inner = tuple(slice(context, size - context) for size in first.shape[:3])
         n_features = features.shape[3]
         both = np.empty(first[inner].shape[:3] + (n_features + n * (1 + 4 * len(self.context_sigmas)),),
