@@ -12,7 +12,6 @@ prediction runs chunk by chunk.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 
 from .._arrays import as_dask
 from ..errors import SsbImageError
-from ._features import _context_block, _features, _padded_map, multiscale_features
+from ._features import _context_block, _features, _padded_map, filter_halo, multiscale_features
 
 __all__ = ["PixelClassifier", "multiscale_features", "load_classifier"]
 
@@ -109,7 +108,7 @@ class PixelClassifier:
 
     @property
     def context_halo(self) -> int:
-        return math.ceil(4 * max(self.context_sigmas)) + 2
+        return filter_halo(self.context_sigmas)
 
     def fit(self, image, annotations) -> PixelClassifier:
         """Learn from the annotated voxels (label image, 0 = not annotated)."""
@@ -185,7 +184,7 @@ class PixelClassifier:
 
     @property
     def feature_halo(self) -> int:
-        return math.ceil(4 * max(self.sigmas)) + 2
+        return filter_halo(self.sigmas)
 
     def _both_stages(self, block: np.ndarray, block_info=None) -> np.ndarray:
         """Class probabilities of the voxels inside the halo of an image block padded by

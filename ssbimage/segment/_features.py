@@ -56,14 +56,21 @@ def _features(block: np.ndarray, sigmas, with_shape_ratios=False, halo=0) -> np.
         smooth = ndimage.gaussian_filter(block, s, mode="nearest")
         out[..., column] = smooth[inner]
         first_derivatives(smooth, *derivatives)
-        ratios = (column + 5, column + 6) if with_shape_ratios else (-1, -1)
-        hessian_columns(*derivatives, (halo,) * 3, out, column + 1, (column + 2, column + 3, column + 4), ratios)
+        hessian_columns(*derivatives, (halo,) * 3, out, column + 1, (column + 2, column + 3, column + 4))
+        if with_shape_ratios:
+            eigenvalues = (out[..., column + e] for e in (2, 3, 4))
+            out[..., column + 5], out[..., column + 6] = shape_ratios(*eigenvalues)
         column += per_scale - 1
         if previous is not None:
             np.subtract(previous, smooth[inner], out=out[..., column])  # difference of Gaussians
             column += 1
         previous = smooth[inner]
     return out
+
+
+def filter_halo(sigmas) -> int:
+    """Voxels a block needs around it for Gaussians of ``sigmas`` and their second differences."""
+    return math.ceil(4 * max(sigmas)) + 2
 
 
 def multiscale_features(image, sigmas=(0.7, 1.5, 3.0), *, with_shape_ratios: bool = False) -> da.Array:
@@ -89,7 +96,7 @@ def multiscale_features(image, sigmas=(0.7, 1.5, 3.0), *, with_shape_ratios: boo
     -----
     Halo ``ceil(4 max(sigmas)) + 2`` voxels (the +2 for the finite differences).
     """
-    halo = math.ceil(4 * max(sigmas)) + 2
+    halo = filter_halo(sigmas)
     per_scale = 8 if with_shape_ratios else 6
     return _padded_map(as_dask(image), lambda block: _features(block, sigmas, with_shape_ratios, halo), halo,
                        1 + per_scale * len(sigmas) - 1)
@@ -112,7 +119,7 @@ def _context_block(prob: np.ndarray, sigmas, halo=0, out=None) -> np.ndarray:
             smooth = ndimage.gaussian_filter(np.ascontiguousarray(prob[..., k], np.float32), s, mode="nearest")
             out[..., column] = smooth[inner]
             first_derivatives(smooth, *derivatives)
-            hessian_columns(*derivatives, (halo,) * 3, out, column + 1, (column + 2, -1, column + 3), (-1, -1))
+            hessian_columns(*derivatives, (halo,) * 3, out, column + 1, (column + 2, -1, column + 3))
             column += 4
     return out
 

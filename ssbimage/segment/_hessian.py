@@ -63,13 +63,11 @@ def _eigenvalues(a, b, c, d, e, f):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def hessian_columns(gz, gy, gx, origin, out, gradient, eigen, ratios):  # pragma: no cover - compiled
+def hessian_columns(gz, gy, gx, origin, out, gradient, eigen):  # pragma: no cover - compiled
     """Per voxel of ``out`` (Z, Y, X, F), the voxel ``origin`` + (z, y, x) of the derivatives:
-    the gradient magnitude in column ``gradient``, the ascending Hessian
-    eigenvalues in columns ``eigen`` (3 ints) and
-    :func:`~ssbimage.segment.shape_ratios` in columns ``ratios`` (2 ints); a
-    column of -1 is not written. ``gz, gy, gx`` are the first derivatives
-    (:func:`first_derivatives`)."""
+    the gradient magnitude in column ``gradient`` and the ascending Hessian
+    eigenvalues in columns ``eigen`` (3 ints); a column of -1 is not written.
+    ``gz, gy, gx`` are the first derivatives (:func:`first_derivatives`)."""
     nz, ny, nx = out.shape[:3]
     oz, oy, ox = origin
     for k in range(nz):
@@ -91,8 +89,3 @@ def hessian_columns(gz, gy, gx, origin, out, gradient, eigen, ratios):  # pragma
                     out[k, j, i, eigen[1]] = mid
                 if eigen[2] >= 0:
                     out[k, j, i, eigen[2]] = high
-                if ratios[0] >= 0:
-                    scale = max(abs(low), abs(high))
-                    scale = scale if scale > 0 else 1.0
-                    out[k, j, i, ratios[0]] = mid / scale
-                    out[k, j, i, ratios[1]] = (low + high) / scale

@@ -38,9 +38,7 @@ def _summarise(block, location, shape, connectivity, keep_bytes):
     first = np.ravel_multi_index(
         tuple(i + o for i, o in zip(np.unravel_index(first_local, block.shape), location)),
         shape) if n else np.empty(0, np.int64)
-    kept = compact_runs(block.shape, runs) if keep_bytes else None
-    if kept is not None and sum(a.nbytes for a in kept) > keep_bytes:
-        kept = None
+    kept = compact_runs(block.shape, runs, max_bytes=keep_bytes) if keep_bytes else None
     return n, first, face_labels(block.shape, runs), kept
 
 

@@ -218,19 +218,23 @@ def first_voxels(shape, runs, n: int) -> np.ndarray:
     return _first_runs(row_start, begin, labels, int(n), int(shape[2]))
 
 
-def compact_runs(shape, runs):
-    """The runs in the narrowest integer types that hold them, to keep them in memory.
+def compact_runs(shape, runs, max_bytes=None):
+    """The runs in the narrowest integer types that hold them, to keep them in memory;
+    None if they would take more than ``max_bytes`` (decided before copying).
 
     Halves them for 128³ blocks (0.52 → 0.26 bytes per voxel for a phase mask);
     :func:`paint_runs` takes either form.
     """
     row_start, begin, end, labels = runs
+    limits = (len(begin), shape[2], shape[2], int(labels.max(initial=0)))
+    dtypes = [_narrowest(limit, values.dtype) for values, limit in zip(runs, limits)]
+    if max_bytes is not None and sum(v.size * d.itemsize for v, d in zip(runs, dtypes)) > max_bytes:
+        return None
+    return tuple(values.astype(dtype, copy=False) for values, dtype in zip(runs, dtypes))
 
-    def narrow(values, limit):
-        for dtype in (np.uint16, np.uint32):
-            if limit <= np.iinfo(dtype).max:
-                return values.astype(dtype)
-        return values
 
-    return (narrow(row_start, len(begin)), narrow(begin, shape[2]), narrow(end, shape[2]),
-            narrow(labels, int(labels.max(initial=0))))
+def _narrowest(limit, dtype):
+    for narrow in (np.uint16, np.uint32):
+        if limit <= np.iinfo(narrow).max:
+            return np.dtype(narrow)
+    return np.dtype(dtype)
