@@ -15,11 +15,8 @@ def as_dask(image) -> da.Array:
 
 
 def kernel_threads() -> int:
-    """Threads to give a compiled kernel that holds the GIL but runs threads of its own (``edt``).
-
-    Such a kernel blocks Dask's other threads while it runs (measured: two
-    threads of ``edt.edt`` take as long as one), so it gets the cores instead.
-    """
+    """Cores this process may use: the particles' large haloed blocks are
+    computed this many at a time (one per Dask thread)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

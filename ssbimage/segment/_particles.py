@@ -3,7 +3,7 @@
 How the result is kept independent of the chunking:
 
 1. The distance to the background is exact wherever it is below
-   ``max_radius``: each chunk's Euclidean distance transform (``edt``) sees a
+   ``max_radius``: each chunk's Euclidean distance transform (:mod:`ssbimage._distance`) sees a
    halo of ``max_radius``, so the nearest background voxel of any voxel
    closer than that lies inside the padded block; larger distances are
    clipped to ``max_radius``.
@@ -33,7 +33,9 @@ so the halo adds under 2× the work (docs/performance.md has the measurements).
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 
 import dask.array as da
 import numba
@@ -41,6 +43,7 @@ import numpy as np
 
 from .._arrays import as_dask, compute_in_batches, kernel_threads, label_counts
 from .._compiled import grown
+from .._distance import clipped_distance
 from .._spacing import check_spacing
 from ._label import keep_labels, label
 
@@ -63,13 +66,9 @@ def _halo(length, spacing):
 
 
 def _edt_block(mask, spacing, clip):
-    import edt
-
-    distance = edt.edt(np.ascontiguousarray(mask), anisotropy=spacing, black_border=False,
-                       parallel=kernel_threads()).astype(np.float32)
-    # voxels whose nearest background lies beyond the halo get distances
+    # voxels whose nearest background lies beyond the halo would get distances
     # that depend on the block; clipping makes them all ``clip``
-    return np.minimum(distance, np.float32(clip), out=distance)
+    return clipped_distance(mask, spacing, clip)
 
 
 def particle_distance(mask, *, spacing=None, max_radius: float = 15.0) -> da.Array:
@@ -417,7 +416,8 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
     voxel = float(min(spacing))
     min_radius = voxel if min_radius is None else float(min_radius)
     data = as_dask(phases)
-    mask = data if data.dtype == bool else da.isin(data, list(particle_phases))
+    # a chain of comparisons: ``isin`` sorts, and took 0.25 s of a 287³ block against 0.01 s
+    mask = data if data.dtype == bool else functools.reduce(operator.or_, [data == p for p in particle_phases])
     halo = _halo(max_radius, spacing)
     mask, depth = _fit(_work_chunks(mask, halo), halo)
     blocks = mask.chunks

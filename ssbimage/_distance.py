@@ -1,0 +1,184 @@
+"""Euclidean distance transforms clipped at a known depth: windowed, compiled, free of the GIL.
+
+The particles' distance map is clipped at ``max_radius`` and the interface
+normals' signed distance at 8 voxels, so no voxel farther than the clip
+from the background can change a value. The transform is separable
+(squared distances add along the axes, Saito & Toriwaki 1994): an exact
+scan along x, then along y and z each voxel takes the lowest of
+``g(q) + (p − q)²`` over the voxels q within the clip of it on its line.
+Done row by row, that minimum is a sweep over contiguous rows that the
+compiler vectorises: about 6 times ``edt``'s speed on one thread for a clip
+of 30 voxels (docs/performance.md), and it releases the GIL, so Dask's
+threads run blocks side by side (``edt`` holds it).
+
+Squared distances are exact in float32 for spacings that are short binary
+fractions (0.5 µm, 0.25 µm): the result then equals ``edt``'s bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+__all__ = ["clipped_distance", "clipped_signed_distance"]
+
+
+@numba.njit(cache=True, nogil=True)
+def _along_x(inside, step, cap):  # pragma: no cover - compiled
+    """Squared distance (µm²) along x to the nearest voxel outside, capped at ``cap``."""
+    nz, ny, nx = inside.shape
+    out = np.empty((nz, ny, nx), np.float32)
+    # squared distance of d steps, capped; d = nx stands for "none on this side"
+    squares = np.empty(nx + 1, np.float32)
+    for d in range(nx + 1):
+        squares[d] = min(np.float32(d * step) * np.float32(d * step), cap)
+    squares[nx] = cap
+    steps = np.empty(nx, np.int64)
+    for z in range(nz):
+        for y in range(ny):
+            last = -1
+            for x in range(nx):
+                if not inside[z, y, x]:
+                    last = x
+                steps[x] = x - last if last >= 0 else nx
+            last = -1
+            for x in range(nx - 1, -1, -1):
+                if not inside[z, y, x]:
+                    last = x
+                if last >= 0:
+                    steps[x] = min(steps[x], last - x)
+                out[z, y, x] = squares[steps[x]]
+    return out
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _lowest_in_window(row, source, increment):  # pragma: no cover - compiled
+    for x in range(row.size):
+        row[x] = min(row[x], source[x] + increment)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _highest(row):  # pragma: no cover - compiled
+    value = row[0]
+    for x in range(1, row.size):
+        value = max(value, row[x])
+    return value
+
+
+@numba.njit(cache=True, nogil=True)
+def _along_y(g, step, window):  # pragma: no cover - compiled
+    nz, ny, nx = g.shape
+    out = g.copy()
+    for z in range(nz):
+        for y in range(ny):
+            highest = _highest(out[z, y])
+            for d in range(1, window + 1):
+                increment = np.float32(d * step) * np.float32(d * step)
+                if increment >= highest:
+                    break  # every farther voxel adds more than the row holds
+                if d % 8 == 0:
+                    highest = _highest(out[z, y])
+                if y - d >= 0:
+                    _lowest_in_window(out[z, y], g[z, y - d], increment)
+                if y + d < ny:
+                    _lowest_in_window(out[z, y], g[z, y + d], increment)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _along_z(g, step, window):  # pragma: no cover - compiled
+    nz, ny, nx = g.shape
+    out = g.copy()
+    # y outermost: the z column of rows one y reads stays in cache
+    for y in range(ny):
+        for z in range(nz):
+            highest = _highest(out[z, y])
+            for d in range(1, window + 1):
+                increment = np.float32(d * step) * np.float32(d * step)
+                if increment >= highest:
+                    break  # every farther voxel adds more than the row holds
+                if d % 8 == 0:
+                    highest = _highest(out[z, y])
+                if z - d >= 0:
+                    _lowest_in_window(out[z, y], g[z - d, y], increment)
+                if z + d < nz:
+                    _lowest_in_window(out[z, y], g[z + d, y], increment)
+    return out
+
+
+def _squared(inside, spacing, clip):
+    """Squared distance (µm²) to the nearest voxel outside ``inside``, capped at clip²."""
+    cap = np.float32(clip) * np.float32(clip)
+    # a voxel d steps away along z or y adds at least (d · step)², which
+    # reaches the cap at d = clip / step: nothing beyond can lower a value
+    windows = [min(n - 1, math.ceil(clip / s)) for n, s in zip(inside.shape, spacing)]
+    g = _along_x(inside, np.float32(spacing[2]), cap)
+    g = _along_y(g, np.float32(spacing[1]), windows[1])
+    return _along_z(g, np.float32(spacing[0]), windows[0])
+
+
+def clipped_distance(mask, spacing, clip: float) -> np.ndarray:
+    """Distance (µm) from each ``mask`` voxel to the nearest voxel outside it, clipped at ``clip``.
+
+    Voxels beyond the array's faces are not outside (as ``edt`` with
+    ``black_border=False``); voxels outside the mask are 0.
+
+    Parameters
+    ----------
+    mask : (Z, Y, X) array of bool
+    spacing : (3,) floats
+        Voxel size in µm.
+    clip : float
+        Largest distance wanted (µm); farther voxels get ``clip``.
+
+    Returns
+    -------
+    (Z, Y, X) ndarray of float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mask = np.zeros((1, 1, 9), bool); mask[0, 0, 2:7] = True
+    >>> clipped_distance(mask, (1, 1, 1), 2.5)[0, 0].tolist()
+    [0.0, 0.0, 1.0, 2.0, 2.5, 2.0, 1.0, 0.0, 0.0]
+    """
+    squared = _squared(np.ascontiguousarray(mask, dtype=bool), tuple(float(s) for s in spacing), float(clip))
+    return np.sqrt(squared, out=squared)
+
+
+@numba.njit(cache=True, nogil=True)
+def _signed(inside, outside, mask, shift, clip):  # pragma: no cover - compiled
+    out = np.empty(mask.shape, np.float64)
+    flat_in, flat_out, flat_mask, flat = inside.ravel(), outside.ravel(), mask.ravel(), out.ravel()
+    for i in range(flat.size):
+        if flat_mask[i]:
+            value = np.float64(np.sqrt(flat_in[i])) - shift
+        else:
+            value = shift - np.float64(np.sqrt(flat_out[i]))
+        flat[i] = min(max(value, -clip), clip)
+    return out
+
+
+def clipped_signed_distance(mask, spacing, clip: float) -> np.ndarray:
+    """Distance (µm) to the boundary of ``mask``: positive inside, negative outside, within ±``clip``.
+
+    Each voxel's distance to the nearest voxel of the other side, less half
+    the finest voxel edge (so the boundary lies at 0 between the two
+    sides), in float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mask = np.zeros((1, 1, 8), bool); mask[0, 0, 4:] = True
+    >>> clipped_signed_distance(mask, (1, 1, 1), 2.0)[0, 0].tolist()
+    [-2.0, -2.0, -1.5, -0.5, 0.5, 1.5, 2.0, 2.0]
+    """
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    spacing = tuple(float(s) for s in spacing)
+    shift = 0.5 * min(spacing)
+    # one voxel more than the clip, for the shift
+    inside = _squared(mask, spacing, clip + shift)
+    outside = _squared(~mask, spacing, clip + shift)
+    return _signed(inside, outside, mask, shift, float(clip))
