@@ -52,7 +52,7 @@ test: $(STAMP)
 
 # The benchmark suite (benchmarks/README.md): ours against the naive pipeline and
 # PoreSpy, written to benchmarks/results/ and docs/performance.md. PoreSpy gets its
-# own environment: it pins edt<3.1, older than ssbimage's. BENCH_ARGS=--big adds 2048³.
+# own environment: it pins edt<3.1 and brings packages ssbimage does not need. BENCH_ARGS=--big adds 2048³.
 BENCH_VENV := .venv-bench
 $(BENCH_VENV)/.installed: requirements-lock.txt
 	$(PYTHON) -m venv $(BENCH_VENV)

@@ -9,7 +9,7 @@ For each volume size the same cathode volume is analysed by
   metrics' accuracy floors, where thresholds leave the cracks out (performance_notes.md, item 19);
 - ``naive``: :mod:`naive`, the plain in-memory pipeline, where it fits in memory;
 - ``porespy``: PoreSpy ``snow2`` + ``porosity`` (:mod:`porespy_ref`, in its own
-  environment because it pins an older ``edt``), where it fits in memory;
+  environment: it pins ``edt<3.1`` and brings packages ssbimage does not need), where it fits in memory;
 - ``label``: ssbimage's stitched connected components alone, on the void mask.
 
 Each run is its own process; the driver samples the resident memory of that

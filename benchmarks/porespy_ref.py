@@ -4,8 +4,8 @@
 ``filters``) partitions the active-material phase with the SNOW
 marker-based watershed and then extracts a network from the regions, as a
 PoreSpy user gets it from one call. PoreSpy is optional: it pins
-``edt<3.1``, which ssbimage's environment may not share, so it is imported
-only when called.
+``edt<3.1`` and brings packages ssbimage does not need, so it lives in its
+own environment and is imported only when called.
 """
 
 from __future__ import annotations
