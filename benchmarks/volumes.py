@@ -110,6 +110,21 @@ def mirrored(cache: Path, tile_folder: Path, size: int) -> Path:
     return path
 
 
+def corner(cache: Path, tile_folder: Path, size: int) -> Path:
+    """OME-Zarr image of the tile's first ``size``³ voxels (written once per cache)."""
+    import dask.array as da
+
+    from ssbimage.io import save_ome_zarr
+    from ssbimage.volume import Volume
+
+    path = Path(cache) / f"corner{size}.ome.zarr"
+    if not (path / "zarr.json").exists():
+        image = da.from_zarr(str(tile_folder / "image.ome.zarr" / "0"))[:size, :size, :size]
+        volume = Volume.from_array(image.rechunk(CHUNK), spacing=SPACING, name=f"corner{size}")
+        save_ome_zarr(volume, path, levels=1, overwrite=True)
+    return path
+
+
 def _mirror(image, index):
     """The tile, flipped along each axis where its position on that axis is odd."""
     return image[tuple(slice(None, None, -1) if i % 2 else slice(None) for i in index)]
