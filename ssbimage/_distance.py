@@ -69,43 +69,26 @@ def _highest(row):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _along_y(g, step, window):  # pragma: no cover - compiled
-    nz, ny, nx = g.shape
+def _along(g, step, window, axis):  # pragma: no cover - compiled
+    """The lowest ``g(q) + (p − q)²`` within ``window`` voxels along ``axis`` (0 = z, 1 = y), row by row."""
+    n = g.shape[axis]
     out = g.copy()
-    for z in range(nz):
-        for y in range(ny):
-            highest = _highest(out[z, y])
+    # along z, y is the outer loop: the z column of rows one y reads stays in cache
+    for outer in range(g.shape[1 - axis]):
+        for i in range(n):
+            z, y = (outer, i) if axis == 1 else (i, outer)
+            row = out[z, y]
+            highest = _highest(row)
             for d in range(1, window + 1):
                 increment = np.float32(d * step) * np.float32(d * step)
                 if increment >= highest:
                     break  # every farther voxel adds more than the row holds
                 if d % 8 == 0:
-                    highest = _highest(out[z, y])
-                if y - d >= 0:
-                    _lowest_in_window(out[z, y], g[z, y - d], increment)
-                if y + d < ny:
-                    _lowest_in_window(out[z, y], g[z, y + d], increment)
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _along_z(g, step, window):  # pragma: no cover - compiled
-    nz, ny, nx = g.shape
-    out = g.copy()
-    # y outermost: the z column of rows one y reads stays in cache
-    for y in range(ny):
-        for z in range(nz):
-            highest = _highest(out[z, y])
-            for d in range(1, window + 1):
-                increment = np.float32(d * step) * np.float32(d * step)
-                if increment >= highest:
-                    break  # every farther voxel adds more than the row holds
-                if d % 8 == 0:
-                    highest = _highest(out[z, y])
-                if z - d >= 0:
-                    _lowest_in_window(out[z, y], g[z - d, y], increment)
-                if z + d < nz:
-                    _lowest_in_window(out[z, y], g[z + d, y], increment)
+                    highest = _highest(row)
+                if i - d >= 0:
+                    _lowest_in_window(row, g[z, y - d] if axis == 1 else g[z - d, y], increment)
+                if i + d < n:
+                    _lowest_in_window(row, g[z, y + d] if axis == 1 else g[z + d, y], increment)
     return out
 
 
@@ -116,8 +99,8 @@ def _squared(inside, spacing, clip):
     # reaches the cap at d = clip / step: nothing beyond can lower a value
     windows = [min(n - 1, math.ceil(clip / s)) for n, s in zip(inside.shape, spacing)]
     g = _along_x(inside, np.float32(spacing[2]), cap)
-    g = _along_y(g, np.float32(spacing[1]), windows[1])
-    return _along_z(g, np.float32(spacing[0]), windows[0])
+    g = _along(g, np.float32(spacing[1]), windows[1], 1)
+    return _along(g, np.float32(spacing[0]), windows[0], 0)
 
 
 def clipped_distance(mask, spacing, clip: float) -> np.ndarray:
