@@ -27,10 +27,10 @@ __all__ = ["clipped_distance", "clipped_signed_distance"]
 
 
 @numba.njit(cache=True, nogil=True)
-def _along_x(inside, step, cap):  # pragma: no cover - compiled
-    """Squared distance (µm²) along x to the nearest voxel outside, capped at ``cap``."""
+def _along_x(inside, step, cap, lo, hi):  # pragma: no cover - compiled
+    """Squared distance (µm²) along x to the nearest voxel outside, capped at ``cap``, for x in [lo, hi)."""
     nz, ny, nx = inside.shape
-    out = np.empty((nz, ny, nx), np.float32)
+    out = np.empty((nz, ny, hi - lo), np.float32)
     # squared distance of d steps, capped; d = nx stands for "none on this side"
     squares = np.empty(nx + 1, np.float32)
     for d in range(nx + 1):
@@ -50,7 +50,8 @@ def _along_x(inside, step, cap):  # pragma: no cover - compiled
                     last = x
                 if last >= 0:
                     steps[x] = min(steps[x], last - x)
-                out[z, y, x] = squares[steps[x]]
+            for x in range(lo, hi):
+                out[z, y, x - lo] = squares[steps[x]]
     return out
 
 
@@ -69,15 +70,16 @@ def _highest(row):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _along(g, step, window, axis):  # pragma: no cover - compiled
-    """The lowest ``g(q) + (p − q)²`` within ``window`` voxels along ``axis`` (0 = z, 1 = y), row by row."""
+def _along(g, step, window, axis, lo, hi):  # pragma: no cover - compiled
+    """The lowest ``g(q) + (p − q)²`` within ``window`` voxels along ``axis`` (0 = z, 1 = y),
+    row by row, for p in [lo, hi) on that axis."""
     n = g.shape[axis]
-    out = g.copy()
+    out = (g[lo:hi] if axis == 0 else g[:, lo:hi]).copy()
     # along z, y is the outer loop: the z column of rows one y reads stays in cache
     for outer in range(g.shape[1 - axis]):
-        for i in range(n):
+        for i in range(lo, hi):
             z, y = (outer, i) if axis == 1 else (i, outer)
-            row = out[z, y]
+            row = out[z, y - lo] if axis == 1 else out[z - lo, y]
             highest = _highest(row)
             for d in range(1, window + 1):
                 increment = np.float32(d * step) * np.float32(d * step)
@@ -92,18 +94,35 @@ def _along(g, step, window, axis):  # pragma: no cover - compiled
     return out
 
 
-def _squared(inside, spacing, clip):
-    """Squared distance (µm²) to the nearest voxel outside ``inside``, capped at clip²."""
+def _squared(inside, spacing, clip, region):
+    """Squared distance (µm²) to the nearest voxel outside ``inside``, capped at clip², on ``region``.
+
+    Each pass computes only what the next reads: along x the region's x
+    range (for every z and y), along y its y range (every z), along z the
+    region itself. For a 256³ block in a 31-voxel halo that is 0.65 and 0.52
+    of the y and z passes' work on the whole block.
+    """
     cap = np.float32(clip) * np.float32(clip)
     # a voxel d steps away along z or y adds at least (d · step)², which
     # reaches the cap at d = clip / step: nothing beyond can lower a value
     windows = [min(n - 1, math.ceil(clip / s)) for n, s in zip(inside.shape, spacing)]
-    g = _along_x(inside, np.float32(spacing[2]), cap)
-    g = _along(g, np.float32(spacing[1]), windows[1], 1)
-    return _along(g, np.float32(spacing[0]), windows[0], 0)
+    (z0, z1), (y0, y1), (x0, x1) = region
+    g = _along_x(inside, np.float32(spacing[2]), cap, x0, x1)
+    g = _along(g, np.float32(spacing[1]), windows[1], 1, y0, y1)
+    return _along(g, np.float32(spacing[0]), windows[0], 0, z0, z1)
 
 
-def clipped_distance(mask, spacing, clip: float) -> np.ndarray:
+def _bounds(region, shape):
+    """(start, stop) per axis of ``region`` (slices, or None for the whole array)."""
+    if region is None:
+        return tuple((0, n) for n in shape)
+    bounds = tuple(r.indices(n)[:2] for r, n in zip(region, shape))
+    if any(r.step not in (None, 1) or not 0 <= a < b <= n for r, (a, b), n in zip(region, bounds, shape)):
+        raise ValueError(f"region must be non-empty contiguous slices within {shape}, got {region}")
+    return bounds
+
+
+def clipped_distance(mask, spacing, clip: float, region=None) -> np.ndarray:
     """Distance (µm) from each ``mask`` voxel to the nearest voxel outside it, clipped at ``clip``.
 
     Voxels beyond the array's faces are not outside (as ``edt`` with
@@ -116,10 +135,15 @@ def clipped_distance(mask, spacing, clip: float) -> np.ndarray:
         Voxel size in µm.
     clip : float
         Largest distance wanted (µm); farther voxels get ``clip``.
+    region : tuple of 3 slices, optional
+        Only this part of the result is wanted (say, a block's core without
+        its halo); the distances are those of the whole ``mask`` and less
+        work is done. Default: the whole array.
 
     Returns
     -------
     (Z, Y, X) ndarray of float32
+        Of ``region``'s shape.
 
     Examples
     --------
@@ -128,7 +152,8 @@ def clipped_distance(mask, spacing, clip: float) -> np.ndarray:
     >>> clipped_distance(mask, (1, 1, 1), 2.5)[0, 0].tolist()
     [0.0, 0.0, 1.0, 2.0, 2.5, 2.0, 1.0, 0.0, 0.0]
     """
-    squared = _squared(np.ascontiguousarray(mask, dtype=bool), tuple(float(s) for s in spacing), float(clip))
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    squared = _squared(mask, tuple(float(s) for s in spacing), float(clip), _bounds(region, mask.shape))
     return np.sqrt(squared, out=squared)
 
 
@@ -145,12 +170,13 @@ def _signed(inside, outside, mask, shift, clip):  # pragma: no cover - compiled
     return out
 
 
-def clipped_signed_distance(mask, spacing, clip: float) -> np.ndarray:
+def clipped_signed_distance(mask, spacing, clip: float, region=None) -> np.ndarray:
     """Distance (µm) to the boundary of ``mask``: positive inside, negative outside, within ±``clip``.
 
     Each voxel's distance to the nearest voxel of the other side, less half
     the finest voxel edge (so the boundary lies at 0 between the two
-    sides), in float64.
+    sides), in float64, on ``region`` (slices; default the whole array) as
+    in :func:`clipped_distance`.
 
     Examples
     --------
@@ -163,6 +189,8 @@ def clipped_signed_distance(mask, spacing, clip: float) -> np.ndarray:
     spacing = tuple(float(s) for s in spacing)
     shift = 0.5 * min(spacing)
     # one voxel more than the clip, for the shift
-    inside = _squared(mask, spacing, clip + shift)
-    outside = _squared(~mask, spacing, clip + shift)
-    return _signed(inside, outside, mask, shift, float(clip))
+    bounds = _bounds(region, mask.shape)
+    inside = _squared(mask, spacing, clip + shift, bounds)
+    outside = _squared(~mask, spacing, clip + shift, bounds)
+    return _signed(inside, outside, np.ascontiguousarray(mask[tuple(slice(a, b) for a, b in bounds)]),
+                   shift, float(clip))

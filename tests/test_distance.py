@@ -48,3 +48,22 @@ def test_clipped_signed_distance_is_positive_inside_and_clipped():
     outside = np.minimum(ndimage.distance_transform_edt(~ball, sampling=spacing) - 0.25, 3.0)
     np.testing.assert_allclose(found, np.where(ball, inside, -outside), atol=1e-6)
     assert found.dtype == np.float64 and found.max() == 3.0 and found.min() == -3.0
+
+
+@pytest.mark.parametrize("region", [(slice(5, 30), slice(0, 41), slice(12, 13)),
+                                    (slice(0, 1), slice(7, 40), slice(3, 45)),
+                                    (slice(31, 37), slice(40, 41), slice(0, 45))])
+def test_a_region_is_the_whole_result_cropped(region):
+    rng = np.random.default_rng(2)
+    mask = ndimage.binary_dilation(rng.random((37, 41, 45)) > 0.985, iterations=3, border_value=0) == 0
+    spacing = (0.65, 0.5, 0.4)
+    found = clipped_distance(mask, spacing, 6.0, region)
+    assert found.shape == mask[region].shape
+    np.testing.assert_array_equal(found, clipped_distance(mask, spacing, 6.0)[region])
+    signed = clipped_signed_distance(mask, spacing, 3.0, region)
+    np.testing.assert_array_equal(signed, clipped_signed_distance(mask, spacing, 3.0)[region])
+
+
+def test_a_region_outside_the_array_is_refused():
+    with pytest.raises(ValueError, match="region"):
+        clipped_distance(np.ones((4, 4, 4), bool), (1, 1, 1), 2.0, (slice(0, 4), slice(2, 2), slice(0, 4)))

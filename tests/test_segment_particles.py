@@ -44,6 +44,18 @@ def test_overlapping_spheres_split_and_an_ellipsoid_stays_whole():
     assert len(np.unique(labels[pair | ellipsoid])) == 3
 
 
+def test_a_last_chunk_thinner_than_the_halo_gives_the_same_particles():
+    rng = np.random.default_rng(3)
+    shape = (40, 40, 100)
+    centres = rng.uniform((6, 6, 6), (34, 34, 94), size=(14, 3))
+    mask = balls(shape, centres, rng.uniform(3, 6, 14))
+    # halo 6 voxels: work chunks 48 along x, so 48 + 48 + 4, the 4 joining the 48 before
+    chunked, n_chunked = segment_particles(da.from_array(mask, chunks=16), spacing=0.5, max_radius=2.5)
+    whole, n_whole = segment_particles(mask, spacing=0.5, max_radius=2.5)
+    assert n_chunked == n_whole > 5
+    assert adjusted_rand_score(chunked.compute()[mask], whole.compute()[mask]) >= 0.999
+
+
 @pytest.fixture(scope="module")
 def cathode():
     ph = composite_cathode((128, 128, 128), 0.5, seed=0)

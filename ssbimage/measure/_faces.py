@@ -45,9 +45,17 @@ __all__ = ["interface_areas"]
 DISTANCE_CLIP = 8.0  # voxels of the coarsest axis
 
 
-def _signed_distance(mask, spacing):
-    """Distance to the phase's boundary (µm), positive inside, clipped at DISTANCE_CLIP voxels."""
-    return clipped_signed_distance(mask, spacing, float(DISTANCE_CLIP * spacing.max()))
+def _smoothed_signed_distance(mask, spacing, sigmas, region):
+    """The signed distance to the phase's boundary (µm, clipped at DISTANCE_CLIP voxels) smoothed
+    with ``sigmas`` on ``region``, zero elsewhere; the distance is computed only where the
+    smoothing reads it (the region and a kernel radius)."""
+    radius = [int(4.0 * s + 0.5) for s in sigmas]
+    box = tuple(slice(max(r.start - k, 0), min(r.stop + k, n)) for r, k, n in zip(region, radius, mask.shape))
+    distance = clipped_signed_distance(mask, spacing, float(DISTANCE_CLIP * spacing.max()), box)
+    inner = tuple(slice(r.start - b.start, r.stop - b.start) for r, b in zip(region, box))
+    out = np.zeros(mask.shape)
+    out[box] = _gaussian_on(distance, sigmas, inner)
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -111,7 +119,7 @@ def _block_faces(phases, labels, halo, core, at_end, phase, spacing, smoothing, 
     # the smoothed fields are differentiated at the faces' voxels only: the
     # core and one voxel around it for the central differences
     near_core = tuple(slice(h - 1, h + n + 2) for h, n in zip(halo, core))
-    wide = _gaussian_on(_signed_distance(mask, spacing), _sigmas(smoothing, spacing), near_core)
+    wide = _smoothed_signed_distance(mask, spacing, _sigmas(smoothing, spacing), near_core)
     narrow = _gaussian_on(mask.astype(np.float64), _sigmas(thin_smoothing, spacing), near_core)
     thin = gap_voxels(mask)
     if labels is None:

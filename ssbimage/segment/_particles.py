@@ -97,8 +97,16 @@ def _level_unit(spacing, max_radius):
     return max(float(min(spacing)) / 16, float(max_radius) / 60000)
 
 
-def _levels_block(mask, spacing, clip, unit):
-    distance = _edt_block(mask, spacing, clip)
+def _core(shape, block_info, halo):
+    """Slices of the core of a ``map_overlap`` block of ``shape`` (boundary "none": no halo beyond the volume)."""
+    info = block_info[0]
+    return tuple(slice(0 if i == 0 else d, n - (0 if i == count - 1 else d))
+                 for i, count, d, n in zip(info["chunk-location"], info["num-chunks"], halo, shape))
+
+
+def _levels_block(mask, spacing, clip, unit, halo, block_info=None):
+    """The block's core (without its halo) of the distance in steps of ``unit``."""
+    distance = clipped_distance(mask, spacing, clip, _core(mask.shape, block_info, halo))
     np.multiply(distance, np.float32(1 / unit), out=distance)
     return np.rint(distance, out=distance).astype(np.uint16)
 
@@ -145,11 +153,19 @@ def _watershed_block(levels, markers):
 
 def _work_chunks(array, halo):
     """Chunks at least 8 halos wide (whole multiples of the given ones), so the
-    halo adds under 2× the work; capped at the volume's size."""
+    halo adds under 2× the work; capped at the volume's size. A last chunk
+    thinner than the halo joins the one before (overlap needs a halo's depth of
+    neighbour)."""
     chunks = {}
     for axis, (sizes, depth) in enumerate(zip(array.chunks, halo.values())):
         step = max(sizes)
-        chunks[axis] = min(array.shape[axis], step * max(1, math.ceil(8 * depth / step)))
+        step = min(array.shape[axis], step * max(1, math.ceil(8 * depth / step)))
+        edges = [step] * (array.shape[axis] // step)
+        if array.shape[axis] % step:
+            edges.append(array.shape[axis] % step)
+        if len(edges) > 1 and edges[-1] < depth:
+            edges[-2:] = [edges[-2] + edges[-1]]
+        chunks[axis] = tuple(edges)
     return array.rechunk(chunks)
 
 
@@ -426,8 +442,10 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
     scratch = {"scratch_dir": scratch_dir, "batch": kernel_threads(), "store_chunks": _store_chunks(blocks)}
     # the quantised distance is written once: the markers, the watershed and
     # the necks all read it, each block with its halo straight from the store
-    levels = stash_zarr(mask.map_overlap(_levels_block, depth=depth, boundary="none", dtype=np.uint16,
-                                         spacing=tuple(spacing), clip=float(max_radius), unit=unit),
+    # the distance is computed for the core only (its passes skip what the halo alone needs)
+    levels = stash_zarr(mask.map_overlap(_levels_block, depth=depth, boundary="none", trim=False, dtype=np.uint16,
+                                         chunks=blocks, spacing=tuple(spacing), clip=float(max_radius), unit=unit,
+                                         halo=tuple(depth.values())),
                         name="distance", **scratch)
     peaks = map_haloed(_marker_block, [levels], chunks=blocks, depth=(1, 1, 1), dtype=bool,
                        min_level=math.ceil(min_radius / unit - 0.5))
