@@ -111,3 +111,30 @@ def test_cropped_gaussian_equals_scipy_bit_for_bit(dtype):
         expected = ndimage.gaussian_filter(field, sigmas, mode="nearest", truncate=4.0)
         assert found.dtype == dtype and not found[:10].any()
         np.testing.assert_array_equal(found[region], expected[region])
+
+
+@pytest.mark.parametrize("least, count", [(None, 5 * 4 * 4), ((20, 20, 20), 3 * 2 * 2), ((25, 1, 44), 2 * 4 * 1)])
+def test_haloed_blocks_are_the_edge_padded_volume_cut_out(least, count):
+    import dask
+
+    from ssbimage.measure._surfaces import _haloed_blocks
+
+    volume = np.random.default_rng(0).integers(0, 2**31, (50, 37, 44))
+    chunks, halo = (10, 12, 11), (3, 4, 2)
+    padded = np.pad(volume, [(h, h) for h in halo], mode="edge")
+    covered = np.zeros(volume.shape, int)
+    found = list(_haloed_blocks([da.from_array(volume, chunks=chunks)], halo, least))
+    for blocks, core, at_end in found:
+        block = dask.compute(blocks[0])[0]
+        assert block.shape == tuple(c + 2 * h for c, h in zip(core, halo))
+        # random values: the block matches the padded volume at one place only
+        where = [s for s in zip(*np.nonzero(padded == block[0, 0, 0]))
+                 if padded[tuple(slice(a, a + n) for a, n in zip(s, block.shape))].shape == block.shape
+                 and np.array_equal(padded[tuple(slice(a, a + n) for a, n in zip(s, block.shape))], block)]
+        assert len(where) == 1
+        covered[tuple(slice(a, a + c) for a, c in zip(where[0], core))] += 1
+        assert at_end == tuple(a + c == n for a, c, n in zip(where[0], core, volume.shape))
+        if least is not None:
+            assert all(c >= min(m, n - a) for c, m, n, a in zip(core, least, volume.shape, where[0]))
+    assert (covered == 1).all()
+    assert len(found) == count

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from .._arrays import as_dask, compute_in_batches
+from .._arrays import as_dask, compute_in_batches, kernel_threads
 from .._compiled import grown
 from .._spacing import check_spacing
 
@@ -53,6 +53,10 @@ def _halo(sigmas) -> tuple:
 
 _DIRECTIONS = [d for d in itertools.product((-1, 0, 1), repeat=3) if d > (0, 0, 0)]
 INNER_PAD = 2  # voxels around a label's box that can hold its surface
+# envelopes are meshed per label and block: in blocks of 256³ rather than 128³
+# fewer particles are cut by a block face and smoothed twice (512³, same
+# session: 17.1–17.5 s in 128³ blocks, 13.4–15.0 s in 256³, identical areas)
+ENVELOPE_BLOCK = 256
 FIXED_POINT = 2.0 ** 32  # areas summed as integers of 2⁻³² µm², so the order of blocks does not matter
 
 
@@ -323,20 +327,69 @@ def _sum_by_key(keys, areas):
     return np.column_stack([keys, sums])
 
 
-def _haloed_blocks(arrays, halo):
+def _grouped(sizes, least):
+    """Consecutive chunks gathered into groups of at least ``least`` voxels (the last may be less);
+    returns the number of chunks in each group."""
+    groups, voxels, count = [], 0, 0
+    for size in sizes:
+        voxels, count = voxels + size, count + 1
+        if voxels >= least:
+            groups.append(count)
+            voxels, count = 0, 0
+    if count:
+        groups.append(count)
+    return groups
+
+
+def _assembled(blocks, counts, halo):
+    """One haloed block from a C-ordered group of neighbouring haloed blocks (``counts`` per axis):
+    each keeps its core, and its halo on the sides facing out of the group."""
+    grid = np.empty(counts, object)
+    for index, block in zip(np.ndindex(*counts), blocks):
+        grid[index] = block
+    for axis, h in enumerate(halo):
+        def piece(i, n, block):
+            keep = [slice(None)] * 3
+            keep[axis] = slice(0 if i == 0 else h, block.shape[axis] - (0 if i == n - 1 else h))
+            return block[tuple(keep)]
+        n = counts[axis]
+        rest = [range(c) for a, c in enumerate(grid.shape) if a != axis]
+        joined = np.empty(grid.shape[:axis] + grid.shape[axis + 1:], object)
+        for other in itertools.product(*rest):
+            line = [grid[other[:axis] + (i,) + other[axis:]] for i in range(n)]
+            joined[other] = np.concatenate([piece(i, n, b) for i, b in enumerate(line)], axis=axis)
+        grid = joined.reshape(grid.shape[:axis] + (1,) + grid.shape[axis + 1:])
+    return grid.reshape(-1)[0]
+
+
+def _haloed_blocks(arrays, halo, least=None):
     """Delayed haloed blocks of each array (same chunks), with each block's core shape and ends.
 
+    The blocks are the arrays' chunks or, with ``least``, groups of
+    neighbouring chunks at least that many voxels per axis, assembled from the
+    chunks' own haloed blocks: a haloed block of the grouped array would make
+    ``da.overlap`` load each neighbouring group whole (27 blocks of 64 MiB for
+    256³ blocks of labels, docs/performance.md item 22).
     Dask may merge a chunk thinner than the halo into its neighbour, so the
     cores are read from the overlapped chunks.
     """
     depth = dict(enumerate(halo))
     padded = [da.overlap.overlap(a, depth=depth, boundary="nearest") for a in arrays]
-    chunks = padded[0].chunks
-    delayed = [p.to_delayed().ravel() for p in padded]
-    for n, idx in enumerate(np.ndindex(*padded[0].numblocks)):
-        core = tuple(chunks[a][i] - 2 * halo[a] for a, i in enumerate(idx))
-        at_end = tuple(i == len(c) - 1 for i, c in zip(idx, chunks))
-        yield [d[n] for d in delayed], core, at_end
+    cores = [[c - 2 * h for c in sizes] for sizes, h in zip(padded[0].chunks, halo)]
+    groups = [[1] * len(c) if least is None else _grouped(c, n) for c, n in zip(cores, least or halo)]
+    delayed = [p.to_delayed() for p in padded]
+    starts = [np.concatenate([[0], np.cumsum(g)]) for g in groups]
+    for group in np.ndindex(*(len(g) for g in groups)):
+        span = tuple(range(int(s[i]), int(s[i + 1])) for s, i in zip(starts, group))
+        counts = tuple(len(r) for r in span)
+        core = tuple(sum(c[j] for j in r) for c, r in zip(cores, span))
+        at_end = tuple(r[-1] == len(c) - 1 for r, c in zip(span, cores))
+        if counts == (1, 1, 1):
+            blocks = [d[tuple(r[0] for r in span)] for d in delayed]
+        else:
+            blocks = [dask.delayed(_assembled)([d[index] for index in itertools.product(*span)], counts, halo)
+                      for d in delayed]
+        yield blocks, core, at_end
 
 
 def _block_label_areas(labels, origin_in_block, core, at_end, sigmas, spacing, curvature):
@@ -366,6 +419,14 @@ def _block_label_areas(labels, origin_in_block, core, at_end, sigmas, spacing, c
         if len(areas):
             rows.append((k, int(np.rint(areas * FIXED_POINT).astype(np.int64).sum())))
     return np.array(rows, np.int64).reshape(-1, 2)
+
+
+def _envelope_blocks(labels):
+    """Least block edge for the envelopes: ENVELOPE_BLOCK where that leaves
+    a block for each thread twice over, else the chunks (a 256³ volume in one
+    block took 7.3 s on one thread against 2.5 s in 128³ chunks on two)."""
+    groups = np.prod([len(_grouped(c, ENVELOPE_BLOCK)) for c in labels.chunks])
+    return (ENVELOPE_BLOCK,) * 3 if groups >= 2 * kernel_threads() else None
 
 
 def label_surface_areas(labels, *, spacing=None, smoothing: float = 0.8,
@@ -409,7 +470,7 @@ def label_surface_areas(labels, *, spacing=None, smoothing: float = 0.8,
     halo = _halo(sigmas)
     parts = [dask.delayed(_block_label_areas)(blocks[0], halo, core, at_end, sigmas, spacing,
                                               curvature_correction)
-             for blocks, core, at_end in _haloed_blocks([labels], halo)]
+             for blocks, core, at_end in _haloed_blocks([labels], halo, least=_envelope_blocks(labels))]
     rows = np.concatenate(compute_in_batches(parts)) if parts else np.empty((0, 2), np.int64)
     table = pd.DataFrame(rows, columns=["label", "surface_area_um2"])
     table = table.groupby("label", as_index=False)["surface_area_um2"].sum()
