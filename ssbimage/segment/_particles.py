@@ -260,8 +260,8 @@ def _pairs(faces):
 
 
 def _region_graph(parts, n_markers):
-    """Sum the per-block summaries: peak, surface and voxels per region; neck
-    (highest face distance) and common faces per touching pair."""
+    """Sum the per-block summaries: peak, surface and voxels per region; the
+    touching pairs (a < b), with their neck (highest face distance) and common faces."""
     import pandas as pd
 
     peaks, surfaces, voxels = np.zeros(n_markers + 1), np.zeros(n_markers + 1), np.zeros(n_markers + 1)
@@ -274,72 +274,19 @@ def _region_graph(parts, n_markers):
     faces = pd.DataFrame(np.concatenate([e for _, e in parts]) if parts else np.empty((0, 4)),
                          columns=["a", "b", "distance", "faces"])
     pairs = faces.groupby(["a", "b"]).agg(max=("distance", "max"), size=("faces", "sum")).reset_index()
-    neighbours = {}
-    # Python ints and floats: the merge below indexes and compares them about
-    # a million times at 512³, and NumPy scalars are slower at that (the same
-    # float64 arithmetic)
-    for a, b, neck, shared in zip(pairs.a.to_numpy(int).tolist(), pairs.b.to_numpy(int).tolist(),
-                                  pairs["max"].to_numpy().tolist(), pairs["size"].to_numpy().tolist()):
-        neighbours.setdefault(a, {})[b] = neighbours.setdefault(b, {})[a] = [neck, shared]
-    return peaks, surfaces, voxels, neighbours
+    ends = pairs[["a", "b"]].to_numpy(np.int64)
+    return peaks, surfaces, voxels, ends, pairs["max"].to_numpy(np.float64), pairs["size"].to_numpy(np.float64)
 
 
 def _merge_lookup(parts, n_markers, neck_ratio, contact_share):
-    """Merge touching regions that are one particle, most certain pair first;
+    """Merge touching regions that are one particle (:func:`._merge.merge_regions`);
     lookup from marker id to particle 1..n in raster order of the markers, n,
-    and the voxels of each particle 0..n.
-
-    A pair is one particle when its neck is at least ``neck_ratio`` of the
-    lower peak, or when the faces they share are at least ``contact_share``
-    of the smaller surface. After each merge the merged region's peak,
-    surface and pairs are updated and its pairs re-scored.
-    """
-    import heapq
+    and the voxels of each particle 0..n."""
+    from ._merge import merge_regions
 
     n_markers = int(n_markers)
-    peaks, surfaces, voxels, neighbours = _region_graph(parts, n_markers)
-    peaks, surfaces = peaks.tolist(), surfaces.tolist()
-
-    def score(a, b):
-        neck, shared = neighbours[a][b]
-        by_neck = neck / min(peaks[a], peaks[b])
-        by_contact = shared / min(surfaces[a], surfaces[b])
-        if by_neck < neck_ratio and by_contact < contact_share:
-            return None
-        return max(by_neck / neck_ratio, by_contact / contact_share)
-
-    queue = [(-s, a, b) for a in neighbours for b in neighbours[a] if a < b
-             for s in [score(a, b)] if s is not None]
-    heapq.heapify(queue)
-    parent = list(range(n_markers + 1))
-    while queue:
-        negative, a, b = heapq.heappop(queue)
-        if parent[a] != a or parent[b] != b or b not in neighbours[a]:
-            continue  # merged away since it was queued
-        current = score(a, b)
-        if current is None:
-            continue
-        if current != -negative:  # stale: re-queue with today's score
-            heapq.heappush(queue, (-current, a, b))
-            continue
-        keep, gone = a, b  # a < b: the raster-first marker names the set
-        shared = neighbours[a][b][1]
-        parent[gone] = keep
-        peaks[keep] = max(peaks[a], peaks[b])
-        surfaces[keep] = surfaces[a] + surfaces[b] - 2 * shared
-        del neighbours[keep][gone], neighbours[gone][keep]
-        for c, (neck, faces) in neighbours.pop(gone).items():
-            del neighbours[c][gone]
-            if c in neighbours[keep]:
-                pair = neighbours[keep][c]
-                pair[0], pair[1] = max(pair[0], neck), pair[1] + faces
-            else:
-                neighbours[keep][c] = neighbours[c][keep] = [neck, faces]
-        for c in neighbours[keep]:
-            s = score(keep, c)
-            if s is not None:
-                heapq.heappush(queue, (-s, min(keep, c), max(keep, c)))
-    roots = np.array(parent)
+    peaks, surfaces, voxels, ends, necks, shared = _region_graph(parts, n_markers)
+    roots = merge_regions(ends, necks, shared, peaks, surfaces, neck_ratio=neck_ratio, contact_share=contact_share)
     while True:  # follow chains to the set's root
         nxt = roots[roots]
         if np.array_equal(nxt, roots):
