@@ -124,3 +124,15 @@ def test_kept_runs_spare_the_second_read_and_change_nothing(monkeypatch):
     labels, count = label(counted_source, keep_runs=False)
     np.testing.assert_array_equal(labels.compute(), expected)
     assert reads == {idx: 2 for idx in sizes}
+
+
+def test_chunks_with_more_components_than_uint16_holds():
+    # a checkerboard has a component per voxel under 6-connectivity: 81 920 in
+    # the first chunk, more than the narrowed faces would hold, beside a noise chunk
+    mask = np.indices((64, 64, 48)).sum(axis=0) % 2 == 0
+    mask[:, :, 40:] = np.random.default_rng(0).random((64, 64, 8)) < 0.6
+    expected, n = ndimage.label(mask, STRUCTURE[6])
+    found, count = label(da.from_array(mask, chunks=(64, 64, 40)), connectivity=6)
+    assert ndimage.label(mask[:, :, :40], STRUCTURE[6])[1] > 2 ** 16
+    assert count == n
+    np.testing.assert_array_equal(found.compute(), expected)

@@ -39,7 +39,12 @@ def _summarise(block, location, shape, connectivity, keep_bytes):
         tuple(i + o for i, o in zip(np.unravel_index(first_local, block.shape), location)),
         shape) if n else np.empty(0, np.int64)
     kept = compact_runs(block.shape, runs, max_bytes=keep_bytes) if keep_bytes else None
-    return n, first, face_labels(block.shape, runs), kept
+    faces = face_labels(block.shape, runs)
+    if n <= np.iinfo(np.uint16).max:
+        # every chunk's faces are gathered at once: 384 KiB per 128³ chunk in
+        # uint32, 1.6 GB at 2048³; half that in uint16, which holds most chunks' ids
+        faces = [[plane.astype(np.uint16) for plane in pair] for pair in faces]
+    return n, first, faces, kept
 
 
 @numba.njit(cache=True, nogil=True)
