@@ -341,6 +341,13 @@ def _grouped(sizes, least):
     return groups
 
 
+def _inner_part(block, axis, halo, first, last):
+    """``block`` without its halo along ``axis``, except on a group's first or last side."""
+    keep = [slice(None)] * block.ndim
+    keep[axis] = slice(0 if first else halo, block.shape[axis] - (0 if last else halo))
+    return block[tuple(keep)]
+
+
 def _assembled(blocks, counts, halo):
     """One haloed block from a C-ordered group of neighbouring haloed blocks (``counts`` per axis):
     each keeps its core, and its halo on the sides facing out of the group."""
@@ -348,16 +355,13 @@ def _assembled(blocks, counts, halo):
     for index, block in zip(np.ndindex(*counts), blocks):
         grid[index] = block
     for axis, h in enumerate(halo):
-        def piece(i, n, block):
-            keep = [slice(None)] * 3
-            keep[axis] = slice(0 if i == 0 else h, block.shape[axis] - (0 if i == n - 1 else h))
-            return block[tuple(keep)]
         n = counts[axis]
         rest = [range(c) for a, c in enumerate(grid.shape) if a != axis]
         joined = np.empty(grid.shape[:axis] + grid.shape[axis + 1:], object)
         for other in itertools.product(*rest):
             line = [grid[other[:axis] + (i,) + other[axis:]] for i in range(n)]
-            joined[other] = np.concatenate([piece(i, n, b) for i, b in enumerate(line)], axis=axis)
+            joined[other] = np.concatenate([_inner_part(b, axis, h, i == 0, i == n - 1)
+                                            for i, b in enumerate(line)], axis=axis)
         grid = joined.reshape(grid.shape[:axis] + (1,) + grid.shape[axis + 1:])
     return grid.reshape(-1)[0]
 

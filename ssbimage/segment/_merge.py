@@ -8,7 +8,7 @@ re-scores a merged region's pairs.
 
 It was Python dicts of lists (one per region and pair): 54 MB and 2.1 s
 at 512³ (52 822 regions, 137 005 pair rows), growing with the particle
-count, so about 3.5 GB at 2048³, past the 3 GiB bound of a whole analysis.
+count: about 3.5 GB at 2048³ (extrapolated), past the 3 GiB bound of a whole analysis.
 Here the pairs are arrays and each region's pairs a linked list of slots
 (one per pair end), in numba: the same merges in the same order.
 """
