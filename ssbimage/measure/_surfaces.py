@@ -380,7 +380,10 @@ def _haloed_blocks(arrays, halo, least=None):
     depth = dict(enumerate(halo))
     padded = [da.overlap.overlap(a, depth=depth, boundary="nearest") for a in arrays]
     cores = [[c - 2 * h for c in sizes] for sizes, h in zip(padded[0].chunks, halo)]
-    groups = [[1] * len(c) if least is None else _grouped(c, n) for c, n in zip(cores, least or halo)]
+    if least is None:
+        groups = [[1] * len(c) for c in cores]
+    else:
+        groups = [_grouped(c, n) for c, n in zip(cores, least)]
     delayed = [p.to_delayed() for p in padded]
     starts = [np.concatenate([[0], np.cumsum(g)]) for g in groups]
     for group in np.ndindex(*(len(g) for g in groups)):
