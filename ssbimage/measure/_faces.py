@@ -38,7 +38,7 @@ from .._arrays import as_dask, compute_in_batches
 from .._compiled import grown
 from .._distance import clipped_signed_distance
 from .._spacing import check_spacing
-from ._surfaces import FIXED_POINT, _gaussian_on, _haloed_blocks, _sigmas, _sum_by_key, gap_voxels
+from ._surfaces import FIXED_POINT, _gaussian_on, _haloed_blocks, _sigmas, _smoothed_region, _sum_by_key, gap_voxels
 
 __all__ = ["interface_areas"]
 
@@ -54,7 +54,7 @@ def _smoothed_signed_distance(mask, spacing, sigmas, region):
     distance = clipped_signed_distance(mask, spacing, float(DISTANCE_CLIP * spacing.max()), box)
     inner = tuple(slice(r.start - b.start, r.stop - b.start) for r, b in zip(region, box))
     out = np.zeros(mask.shape)
-    out[box] = _gaussian_on(distance, sigmas, inner)
+    out[region] = _smoothed_region(distance, sigmas, inner)
     return out
 
 

@@ -97,7 +97,15 @@ def _gaussian_weights(sigma: float) -> np.ndarray:
 
 def _gaussian_on(field, sigmas, region):
     """``ndimage.gaussian_filter(field, sigmas, mode="nearest", truncate=4.0)`` on ``region``
-    (zero elsewhere), bit for bit where the region lies a kernel radius inside the field.
+    (zero elsewhere), bit for bit where the region lies a kernel radius inside the field."""
+    smoothed = _smoothed_region(field, sigmas, region)
+    out = np.zeros(field.shape, smoothed.dtype)
+    out[region] = smoothed
+    return out
+
+
+def _smoothed_region(field, sigmas, region):
+    """:func:`_gaussian_on`'s values on ``region`` only, of the region's shape.
 
     Each 1-D pass runs only on the lines the later passes read, and ends
     cropped to the region along its axis: 40 % less work on a 128³ block
@@ -112,9 +120,7 @@ def _gaussian_on(field, sigmas, region):
         keep = [slice(None)] * 3
         keep[axis] = slice(start, start + region[axis].stop - region[axis].start)
         smoothed = smoothed[tuple(keep)]
-    out = np.zeros(field.shape, smoothed.dtype)
-    out[region] = smoothed
-    return out
+    return smoothed
 
 
 def _owned_cells(halo, core, at_end):
