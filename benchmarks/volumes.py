@@ -86,12 +86,20 @@ def truth(tile_folder: Path, copies: int) -> dict:
     return found
 
 
+def _saved(image, path: Path, name: str) -> Path:
+    """Write the lazy ``image`` to the OME-Zarr ``path`` unless it is there (once per cache)."""
+    from ssbimage.io import save_ome_zarr
+    from ssbimage.volume import Volume
+
+    if not (path / "zarr.json").exists():
+        volume = Volume.from_array(image.rechunk(CHUNK), spacing=SPACING, name=name)
+        save_ome_zarr(volume, path, levels=1, overwrite=True)
+    return path
+
+
 def mirrored(cache: Path, tile_folder: Path, size: int) -> Path:
     """OME-Zarr image of ``size``³ voxels tiled from the phantom tile (written once per cache)."""
     import dask.array as da
-
-    from ssbimage.io import save_ome_zarr
-    from ssbimage.volume import Volume
 
     source = tile_folder / "image.ome.zarr"
     image = da.from_zarr(str(source / "0"))
@@ -100,29 +108,17 @@ def mirrored(cache: Path, tile_folder: Path, size: int) -> Path:
         return source
     if size % n:
         raise ValueError(f"volume size {size} is not a multiple of the tile size {n}")
-    path = Path(cache) / f"cathode{size}.ome.zarr"
-    if not (path / "zarr.json").exists():
-        copies = size // n
-        blocks = [[[_mirror(image, (i, j, k)) for k in range(copies)] for j in range(copies)]
-                  for i in range(copies)]
-        volume = Volume.from_array(da.block(blocks).rechunk(CHUNK), spacing=SPACING, name=f"cathode{size}")
-        save_ome_zarr(volume, path, levels=1, overwrite=True)
-    return path
+    copies = size // n
+    blocks = [[[_mirror(image, (i, j, k)) for k in range(copies)] for j in range(copies)] for i in range(copies)]
+    return _saved(da.block(blocks), Path(cache) / f"cathode{size}.ome.zarr", f"cathode{size}")
 
 
 def corner(cache: Path, tile_folder: Path, size: int) -> Path:
     """OME-Zarr image of the tile's first ``size``³ voxels (written once per cache)."""
     import dask.array as da
 
-    from ssbimage.io import save_ome_zarr
-    from ssbimage.volume import Volume
-
-    path = Path(cache) / f"corner{size}.ome.zarr"
-    if not (path / "zarr.json").exists():
-        image = da.from_zarr(str(tile_folder / "image.ome.zarr" / "0"))[:size, :size, :size]
-        volume = Volume.from_array(image.rechunk(CHUNK), spacing=SPACING, name=f"corner{size}")
-        save_ome_zarr(volume, path, levels=1, overwrite=True)
-    return path
+    image = da.from_zarr(str(tile_folder / "image.ome.zarr" / "0"))[:size, :size, :size]
+    return _saved(image, Path(cache) / f"corner{size}.ome.zarr", f"corner{size}")
 
 
 def _mirror(image, index):
