@@ -9,6 +9,11 @@ about 11 Mvox/s on the same blocks. Voxels are labelled when first reached,
 and each level is processed first in, first out; processing a level in
 memory order instead was 30 % faster but lets raster order decide contested
 voxels, which lost 3 % of the particles of the test phantom.
+
+The flood's time goes to fetching the neighbours of voxels popped in level
+order, all over the block. Each voxel's label and level are therefore packed
+into one 64-bit word (level in the high half), so a neighbour costs one
+memory access rather than two.
 """
 
 from __future__ import annotations
@@ -20,36 +25,63 @@ __all__ = ["flood_descending"]
 
 
 OUTSIDE = np.uint32(0xFFFFFFFF)  # marks voxels outside the mask while flooding
+_LABEL = np.uint64(0xFFFFFFFF)  # low half of a packed voxel: its label (0 = to label, OUTSIDE = never)
+_SHIFT = np.uint64(32)  # high half: its level
 
 
 @numba.njit(cache=True, nogil=True)
-def _flood(height, out, queue):  # pragma: no cover - compiled
-    """Flood ``out`` (0 = to label, OUTSIDE = never) in place; ``height`` of
-    the padded block, ``queue`` scratch of one entry per voxel."""
-    nz, ny, nx = height.shape
-    height = height.ravel()
-    out = out.ravel()
+def _packed(level, markers, mask):  # pragma: no cover - compiled
+    """The block padded by one voxel outside the mask, each voxel ``level << 32 | label``;
+    and the highest level inside the mask."""
+    nz, ny, nx = level.shape
+    cells = np.full((nz + 2, ny + 2, nx + 2), _LABEL, np.uint64)
     top = 0
-    for i in range(out.size):
-        if out[i] != OUTSIDE and height[i] > top:
-            top = height[i]
-    # one bucket per level, sized by how many voxels have that height: a
-    # voxel downhill of the flood is queued at its own height; one uphill of
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                if mask[z, y, x]:
+                    h = level[z, y, x]
+                    top = max(top, int(h))
+                    cells[z + 1, y + 1, x + 1] = (np.uint64(h) << _SHIFT) | np.uint64(markers[z, y, x])
+    return cells, top
+
+
+@numba.njit(cache=True, nogil=True)
+def _unpacked(cells):  # pragma: no cover - compiled
+    nz, ny, nx = cells.shape
+    labels = np.empty((nz - 2, ny - 2, nx - 2), np.uint32)
+    for z in range(nz - 2):
+        for y in range(ny - 2):
+            for x in range(nx - 2):
+                found = cells[z + 1, y + 1, x + 1] & _LABEL
+                labels[z, y, x] = 0 if found == _LABEL else found
+    return labels
+
+
+@numba.njit(cache=True, nogil=True)
+def _flood(cells, top, queue):  # pragma: no cover - compiled
+    """Flood the packed ``cells`` in place; ``queue`` scratch of one entry per voxel."""
+    nz, ny, nx = cells.shape
+    cells = cells.ravel()
+    # one bucket per level, sized by how many voxels have that level: a
+    # voxel downhill of the flood is queued at its own level; one uphill of
     # it (a voxel higher than the level being flooded) joins the level's
     # ``uphill`` list instead, which grows as needed (it is short)
     start = np.zeros(top + 2, np.int64)
-    for i in range(out.size):
-        if out[i] != OUTSIDE:
-            start[height[i] + 1] += 1
+    for i in range(cells.size):
+        if cells[i] & _LABEL != _LABEL:
+            start[(cells[i] >> _SHIFT) + 1] += 1
     for k in range(top + 1):
         start[k + 1] += start[k]
     write = start[:-1].copy()
-    for i in range(out.size):
-        if out[i] != 0 and out[i] != OUTSIDE:
-            queue[write[height[i]]] = i
-            write[height[i]] += 1
+    for i in range(cells.size):
+        found = cells[i] & _LABEL
+        if found != 0 and found != _LABEL:
+            k = cells[i] >> _SHIFT
+            queue[write[k]] = i
+            write[k] += 1
     uphill = np.empty(4096, queue.dtype)
-    steps = np.array([-ny * nx, ny * nx, -nx, nx, -1, 1])
+    plane = ny * nx
     for current in range(top, -1, -1):
         read = start[current]
         uphill_read = 0
@@ -63,13 +95,25 @@ def _flood(height, out, queue):  # pragma: no cover - compiled
                 uphill_read += 1
             else:
                 break
-            seed = out[i]
-            for step in steps:
-                j = i + step
-                if out[j] != 0:
+            seed = cells[i] & _LABEL
+            for side in range(6):  # a branch, not a table: the step stays in a register
+                if side == 0:
+                    j = i - plane
+                elif side == 1:
+                    j = i + plane
+                elif side == 2:
+                    j = i - nx
+                elif side == 3:
+                    j = i + nx
+                elif side == 4:
+                    j = i - 1
+                else:
+                    j = i + 1
+                neighbour = cells[j]
+                if neighbour & _LABEL != 0:
                     continue
-                out[j] = seed
-                k = height[j]
+                cells[j] = neighbour | seed
+                k = neighbour >> _SHIFT
                 if k <= current:
                     queue[write[k]] = j
                     write[k] += 1
@@ -111,13 +155,12 @@ def flood_descending(level, markers, mask) -> np.ndarray:
     [1, 1, 1, 2, 2]
     """
     level = np.asarray(level)
-    if level.dtype.kind != "u":
-        raise TypeError(f"level must be unsigned integers, got {level.dtype}")
+    if level.dtype.kind != "u" or level.dtype.itemsize > 4:
+        raise TypeError(f"level must be unsigned integers of at most 32 bits, got {level.dtype}")
+    markers = np.asarray(markers)
+    if markers.dtype.kind not in "ui" or markers.dtype.itemsize > 4:
+        raise TypeError(f"markers must be integers of at most 32 bits, got {markers.dtype}")
     # a ring outside the mask around the block: neighbours need no bounds checks
-    level = np.pad(level, 1)
-    padded = np.full(level.shape, OUTSIDE, np.uint32)
-    labels = padded[1:-1, 1:-1, 1:-1]
-    np.copyto(labels, markers, where=np.asarray(mask, dtype=bool), casting="unsafe")
-    _flood(level, padded, np.empty(level.size, np.int32 if level.size < 2**31 else np.int64))
-    labels[labels == OUTSIDE] = 0
-    return labels
+    cells, top = _packed(level, markers.astype(np.uint32, copy=False), np.asarray(mask, dtype=bool))
+    _flood(cells, top, np.empty(cells.size, np.int32 if cells.size < 2**31 else np.int64))
+    return _unpacked(cells)
