@@ -67,8 +67,11 @@ def write_zarr(array: da.Array, path, *, compressors="auto", chunks=None, batch:
         chunks = array.chunksize if chunks is None else chunks
         if not aligned(tuple(chunks)):
             array = array.rechunk(chunks)
+    # every chunk is written, even all-zero ones: Zarr's test for them compared each
+    # chunk with the fill value and made the writes slower (a 512³ label image, three runs:
+    # 1.73-1.84 s against 1.27-1.59 s)
     target = zarr.create_array(str(path), shape=array.shape, dtype=array.dtype, chunks=tuple(chunks),
-                               compressors=compressors, overwrite=True)
+                               compressors=compressors, overwrite=True, config={"write_empty_chunks": True})
     store_in_batches(array, target, batch=batch)
     return target
 
