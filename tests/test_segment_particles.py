@@ -102,6 +102,25 @@ def test_priority_flood_partitions_like_scikit_image_watershed():
     assert np.mean(ours[mask] == reference[mask]) >= 0.99
 
 
+
+def test_priority_flood_same_in_32_and_64_bit_words():
+    """Levels and labels share one word: 32 bits when they fit, else 64. Marker
+    ids too large for the narrow word flood the same."""
+    from scipy import ndimage
+
+    from ssbimage.segment._flood import flood_descending
+
+    rng = np.random.default_rng(1)
+    field = ndimage.gaussian_filter(rng.random((30, 40, 50)), 2)
+    mask = field > np.quantile(field, 0.4)
+    level = np.rint((field - field.min()) / np.ptp(field) * 400).astype(np.uint16)
+    markers, n = ndimage.label((ndimage.maximum_filter(level, 3) == level) & mask)
+    narrow = flood_descending(level, markers.astype(np.uint32), mask)
+    assert n > 5 and np.all(narrow[mask] > 0) and not np.any(narrow[~mask])
+    offset = np.uint32(2**31)  # beyond the 23 label bits left by 9-bit levels
+    shifted = flood_descending(level, np.where(markers > 0, markers + offset, 0).astype(np.uint32), mask)
+    np.testing.assert_array_equal(np.where(shifted > 0, shifted - offset, 0), narrow)
+
 def test_seed_peaks_equal_scipy_maximum_filter():
     """The compiled 3×3×3 peak test gives exactly scipy's ``maximum_filter``
     result (edges replicated), on noise with many ties and on a distance map."""

@@ -12,8 +12,9 @@ voxels, which lost 3 % of the particles of the test phantom.
 
 The flood's time goes to fetching the neighbours of voxels popped in level
 order, all over the block. Each voxel's label and level are therefore packed
-into one 64-bit word (level in the high half), so a neighbour costs one
-memory access rather than two.
+into one word (the level in the high bits), so a neighbour costs one memory
+access rather than two, and the word is 32 bits wide where the levels and
+the labels fit (64 bits otherwise).
 """
 
 from __future__ import annotations
@@ -24,43 +25,50 @@ import numpy as np
 __all__ = ["flood_descending"]
 
 
-OUTSIDE = np.uint32(0xFFFFFFFF)  # marks voxels outside the mask while flooding
-_LABEL = np.uint64(0xFFFFFFFF)  # low half of a packed voxel: its label (0 = to label, OUTSIDE = never)
-_SHIFT = np.uint64(32)  # high half: its level
 
 
 @numba.njit(cache=True, nogil=True)
-def _packed(level, markers, mask):  # pragma: no cover - compiled
-    """The block padded by one voxel outside the mask, each voxel ``level << 32 | label``;
-    and the highest level inside the mask."""
+def _highest(level, markers, mask):  # pragma: no cover - compiled
+    """Highest level and highest marker inside the mask."""
+    top, seed = 0, 0
+    for z in range(level.shape[0]):
+        for y in range(level.shape[1]):
+            for x in range(level.shape[2]):
+                if mask[z, y, x]:
+                    top = max(top, int(level[z, y, x]))
+                    seed = max(seed, int(markers[z, y, x]))
+    return top, seed
+
+
+@numba.njit(cache=True, nogil=True)
+def _packed(level, markers, mask, cells, shift):  # pragma: no cover - compiled
+    """Fill ``cells`` (the block padded by one voxel, preset to outside) with
+    ``level << shift | marker`` inside the mask."""
     nz, ny, nx = level.shape
-    cells = np.full((nz + 2, ny + 2, nx + 2), _LABEL, np.uint64)
-    top = 0
     for z in range(nz):
         for y in range(ny):
             for x in range(nx):
                 if mask[z, y, x]:
-                    h = level[z, y, x]
-                    top = max(top, int(h))
-                    cells[z + 1, y + 1, x + 1] = (np.uint64(h) << _SHIFT) | np.uint64(markers[z, y, x])
-    return cells, top
+                    cells[z + 1, y + 1, x + 1] = (cells.dtype.type(level[z, y, x]) << shift) | \
+                        cells.dtype.type(markers[z, y, x])
 
 
 @numba.njit(cache=True, nogil=True)
-def _unpacked(cells):  # pragma: no cover - compiled
+def _unpacked(cells, outside):  # pragma: no cover - compiled
     nz, ny, nx = cells.shape
     labels = np.empty((nz - 2, ny - 2, nx - 2), np.uint32)
     for z in range(nz - 2):
         for y in range(ny - 2):
             for x in range(nx - 2):
-                found = cells[z + 1, y + 1, x + 1] & _LABEL
-                labels[z, y, x] = 0 if found == _LABEL else found
+                found = cells[z + 1, y + 1, x + 1] & outside
+                labels[z, y, x] = 0 if found == outside else found
     return labels
 
 
 @numba.njit(cache=True, nogil=True)
-def _flood(cells, top, queue):  # pragma: no cover - compiled
-    """Flood the packed ``cells`` in place; ``queue`` scratch of one entry per voxel."""
+def _flood(cells, top, queue, outside, shift):  # pragma: no cover - compiled
+    """Flood the packed ``cells`` in place (label bits ``outside``: 0 = to label, all set =
+    never; the level above them); ``queue`` scratch of one entry per voxel."""
     nz, ny, nx = cells.shape
     cells = cells.ravel()
     # one bucket per level, sized by how many voxels have that level: a
@@ -69,15 +77,15 @@ def _flood(cells, top, queue):  # pragma: no cover - compiled
     # ``uphill`` list instead, which grows as needed (it is short)
     start = np.zeros(top + 2, np.int64)
     for i in range(cells.size):
-        if cells[i] & _LABEL != _LABEL:
-            start[(cells[i] >> _SHIFT) + 1] += 1
+        if cells[i] & outside != outside:
+            start[(cells[i] >> shift) + 1] += 1
     for k in range(top + 1):
         start[k + 1] += start[k]
     write = start[:-1].copy()
     for i in range(cells.size):
-        found = cells[i] & _LABEL
-        if found != 0 and found != _LABEL:
-            k = cells[i] >> _SHIFT
+        found = cells[i] & outside
+        if found != 0 and found != outside:
+            k = cells[i] >> shift
             queue[write[k]] = i
             write[k] += 1
     uphill = np.empty(4096, queue.dtype)
@@ -95,7 +103,7 @@ def _flood(cells, top, queue):  # pragma: no cover - compiled
                 uphill_read += 1
             else:
                 break
-            seed = cells[i] & _LABEL
+            seed = cells[i] & outside
             for side in range(6):  # a branch, not a table: the step stays in a register
                 if side == 0:
                     j = i - plane
@@ -110,10 +118,10 @@ def _flood(cells, top, queue):  # pragma: no cover - compiled
                 else:
                     j = i + 1
                 neighbour = cells[j]
-                if neighbour & _LABEL != 0:
+                if neighbour & outside != 0:
                     continue
                 cells[j] = neighbour | seed
-                k = neighbour >> _SHIFT
+                k = neighbour >> shift
                 if k <= current:
                     queue[write[k]] = j
                     write[k] += 1
@@ -133,7 +141,9 @@ def flood_descending(level, markers, mask) -> np.ndarray:
     ----------
     level : (Z, Y, X) array of unsigned int
         Flooding priority: voxels of higher level are reached first (for
-        particles, the quantised distance to the background).
+        particles, the quantised distance to the background). The queue
+        keeps a bucket per level up to the highest, so levels should be small
+        (8 bytes of memory per level).
     markers : (Z, Y, X) array of uint32
         Seeds, 0 elsewhere.
     mask : (Z, Y, X) array of bool
@@ -160,7 +170,19 @@ def flood_descending(level, markers, mask) -> np.ndarray:
     markers = np.asarray(markers)
     if markers.dtype.kind not in "ui" or markers.dtype.itemsize > 4:
         raise TypeError(f"markers must be integers of at most 32 bits, got {markers.dtype}")
+    mask = np.asarray(mask, dtype=bool)
+    top, seed = _highest(level, markers, mask)
+    # the narrowest word that holds the level above the label (and an all-ones
+    # label for voxels outside the mask): 32 bits for the particles' levels (at
+    # most 480 with the defaults) and up to 8 million markers
+    label_bits = 32 - max(top, 1).bit_length()
+    wide = seed >= (1 << label_bits) - 1
+    if wide:
+        label_bits = 32
+    dtype = np.uint64 if wide else np.uint32
+    shift, outside = dtype(label_bits), dtype((1 << label_bits) - 1)
     # a ring outside the mask around the block: neighbours need no bounds checks
-    cells, top = _packed(level, markers.astype(np.uint32, copy=False), np.asarray(mask, dtype=bool))
-    _flood(cells, top, np.empty(cells.size, np.int32 if cells.size < 2**31 else np.int64))
-    return _unpacked(cells)
+    cells = np.full(tuple(n + 2 for n in level.shape), outside, dtype)
+    _packed(level, markers, mask, cells, shift)
+    _flood(cells, top, np.empty(cells.size, np.int32 if cells.size < 2**31 else np.int64), outside, shift)
+    return _unpacked(cells, outside)
