@@ -137,11 +137,17 @@ def keep_labels(labels, keep) -> da.Array:
     ``keep`` is a boolean array indexed by label (entry 0 is ignored); order,
     and so raster-order numbering, is preserved.
     """
+    lookup = kept_numbers(keep)
+    return as_dask(labels).map_blocks(lambda b: lookup[b], dtype=np.uint32)
+
+
+def kept_numbers(keep) -> np.ndarray:
+    """Lookup from label to its new number in :func:`keep_labels` (0 where dropped)."""
     keep = np.asarray(keep, bool).copy()
     keep[0] = False
     lookup = np.zeros(len(keep), np.uint32)
     lookup[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.uint32)
-    return as_dask(labels).map_blocks(lambda b: lookup[b], dtype=np.uint32)
+    return lookup
 
 
 def label(mask, *, connectivity: int = 26, keep_runs: bool = True):
