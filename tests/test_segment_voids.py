@@ -55,3 +55,20 @@ def test_voids_do_not_depend_on_chunks_and_small_ones_can_be_dropped(cathode):
     assert (kept.volume >= 2.0).all() and len(kept) == int((table.volume >= 2.0).sum())
     assert np.count_nonzero(big.compute()) == int(table.voxels[table.volume >= 2.0].sum())
     assert list(kept.label) == list(range(1, len(kept) + 1))
+
+
+@pytest.mark.parametrize("chunks", [(20, 33, 64), 64, 7])
+def test_counts_within_equal_bincount_in_any_chunks(cathode, chunks):
+    """The batched counter of voids and cracks gives every label's voxels, in
+    all and within each mask, exactly as a whole-array bincount."""
+    from ssbimage._arrays import counts_within
+
+    _, phases, truth_voids = cathode
+    n = int(truth_voids.max())
+    masks = [phases == 2, phases == 1]
+    counted = counts_within(da.from_array(truth_voids, chunks=chunks), n,
+                            [da.from_array(m, chunks=16) for m in masks], batch=3)
+    assert counted.shape == (3, n + 1) and counted[0, 1:].sum() > 0
+    np.testing.assert_array_equal(counted[0], np.bincount(truth_voids.ravel(), minlength=n + 1))
+    for row, mask in zip(counted[1:], masks):
+        np.testing.assert_array_equal(row, np.bincount(truth_voids[mask], minlength=n + 1))

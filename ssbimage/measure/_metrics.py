@@ -11,7 +11,7 @@ import dask
 import numpy as np
 import pandas as pd
 
-from .._arrays import as_dask, label_counts
+from .._arrays import as_dask, counts_within, label_counts
 from .._spacing import check_spacing
 from ._faces import interface_areas
 from ._surfaces import label_surface_areas
@@ -157,8 +157,7 @@ def particle_table(phases, particles, *, spacing=None, cracks=None, smoothing: f
     phases, particles = as_dask(phases), as_dask(particles).rechunk(as_dask(phases).chunks)
     n = int(particles.max().compute())
     voxel = float(np.prod(spacing))
-    sizes, crack_voxels = dask.compute(label_counts(particles, n),
-                                       label_counts(particles, n, where=phases == CRACK))
+    sizes, crack_voxels = counts_within(particles, n, [phases == CRACK])
     areas = interface_areas(phases, spacing=spacing, phase=ACTIVE, labels=particles, smoothing=smoothing)
     by_facing = areas.pivot_table(index="label", columns="facing", values="area_um2",
                                   aggfunc="sum", fill_value=0.0)

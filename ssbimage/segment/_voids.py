@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dask
 import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from .._arrays import as_dask, label_counts
+from .._arrays import as_dask, counts_within
 from .._spacing import check_spacing
 from ._label import keep_labels, label
 
@@ -51,8 +50,7 @@ def segment_voids(phases, *, spacing=None, min_volume: float = 0.0, connectivity
         ndimage.binary_dilation, depth=1, boundary=False, structure=np.ones((3, 3, 3), bool),
         dtype=bool)
     n = int(n.compute())
-    voxels, touching = dask.compute(label_counts(labels, n), label_counts(labels, n, near_active))
-    voxels, touching = voxels[1:], touching[1:]
+    voxels, touching = counts_within(labels, n, [near_active])[:, 1:]
     keep = voxels * voxel >= min_volume
     table = pd.DataFrame({
         "label": np.arange(1, int(keep.sum()) + 1),
