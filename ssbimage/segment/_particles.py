@@ -297,9 +297,12 @@ def _scan_faces(labels, distance):  # pragma: no cover - compiled
 
 def _region_graph(parts, n_markers):
     """Sum the per-block summaries: peak, surface and voxels per region; the
-    touching pairs (a < b), with their neck (highest face distance) and common faces."""
-    import pandas as pd
+    touching pairs (a < b) in order, with their neck (highest face distance) and common faces.
 
+    The pair rows of all blocks (8.8 million at 2048³) are reduced by one sort
+    of their packed (a, b) keys: pandas' two-key groupby held several copies of
+    them, and the particle stage's peak at 2048³ (2.5 GiB) came from there.
+    """
     peaks, surfaces, voxels = np.zeros(n_markers + 1), np.zeros(n_markers + 1), np.zeros(n_markers + 1)
     for regions, _ in parts:
         if len(regions):
@@ -307,11 +310,15 @@ def _region_graph(parts, n_markers):
             np.maximum.at(peaks, index, regions[:, 1])
             np.add.at(surfaces, index, regions[:, 2])
             np.add.at(voxels, index, regions[:, 3])
-    faces = pd.DataFrame(np.concatenate([e for _, e in parts]) if parts else np.empty((0, 4)),
-                         columns=["a", "b", "distance", "faces"])
-    pairs = faces.groupby(["a", "b"]).agg(max=("distance", "max"), size=("faces", "sum")).reset_index()
-    ends = pairs[["a", "b"]].to_numpy(np.int64)
-    return peaks, surfaces, voxels, ends, pairs["max"].to_numpy(np.float64), pairs["size"].to_numpy(np.float64)
+    rows = np.concatenate([e for _, e in parts]) if parts else np.empty((0, 4))
+    keys = (rows[:, 0].astype(np.int64) << 32) | rows[:, 1].astype(np.int64)
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    starts = np.flatnonzero(np.diff(keys, prepend=-1))
+    necks = np.maximum.reduceat(rows[order, 2], starts) if len(starts) else np.empty(0)
+    shared = np.add.reduceat(rows[order, 3], starts) if len(starts) else np.empty(0)
+    ends = np.column_stack([keys[starts] >> 32, keys[starts] & 0xFFFFFFFF])
+    return peaks, surfaces, voxels, ends, necks, shared
 
 
 def _merge_lookup(parts, n_markers, neck_ratio, contact_share):
