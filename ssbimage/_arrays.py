@@ -62,20 +62,16 @@ def _is_distributed(schedule) -> bool:
     return type(owner).__module__.startswith("distributed")
 
 
-def label_counts(labels, n_labels: int, where=None):
+def label_counts(labels, n_labels: int):
     """Voxels per label 0..n_labels of a label image, counted chunk by chunk (lazy).
 
-    ``where`` (a boolean array of the same shape) counts only the voxels where it is true.
-    Returns a dask Delayed of a (n_labels + 1,) int64 array.
+    Returns a dask Delayed of a (n_labels + 1,) int64 array. To count within
+    masks too, use :func:`counts_within` (one pass, batched).
     """
     import dask
 
-    labels = as_dask(labels)
-    blocks = labels.to_delayed().ravel()
-    masks = [None] * len(blocks) if where is None else \
-        as_dask(where).rechunk(labels.chunks).to_delayed().ravel()
-
-    parts = [dask.delayed(_present_counts)(b, m, n_labels) for b, m in zip(blocks, masks)]
+    blocks = as_dask(labels).to_delayed().ravel()
+    parts = [dask.delayed(_present_counts)(b, None, n_labels) for b in blocks]
     return dask.delayed(_summed)(parts, n_labels)
 
 

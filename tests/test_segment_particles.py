@@ -102,7 +102,6 @@ def test_priority_flood_partitions_like_scikit_image_watershed():
     assert np.mean(ours[mask] == reference[mask]) >= 0.99
 
 
-
 def test_priority_flood_same_in_32_and_64_bit_words():
     """Levels and labels share one word: 32 bits when they fit, else 64. Marker
     ids too large for the narrow word flood the same."""
@@ -120,6 +119,7 @@ def test_priority_flood_same_in_32_and_64_bit_words():
     offset = np.uint32(2**31)  # beyond the 23 label bits left by 9-bit levels
     shifted = flood_descending(level, np.where(markers > 0, markers + offset, 0).astype(np.uint32), mask)
     np.testing.assert_array_equal(np.where(shifted > 0, shifted - offset, 0), narrow)
+
 
 def test_seed_peaks_equal_scipy_maximum_filter():
     """The compiled 3×3×3 peak test gives exactly scipy's ``maximum_filter``

@@ -25,8 +25,6 @@ import numpy as np
 __all__ = ["flood_descending"]
 
 
-
-
 @numba.njit(cache=True, nogil=True)
 def _highest(level, markers, mask):  # pragma: no cover - compiled
     """Highest level and highest marker inside the mask."""
