@@ -56,6 +56,24 @@ def test_a_last_chunk_thinner_than_the_halo_gives_the_same_particles():
     assert adjusted_rand_score(chunked.compute()[mask], whole.compute()[mask]) >= 0.999
 
 
+def test_pieces_no_seed_reaches_become_particles_after_the_others():
+    """A plate thinner than ``min_radius`` starts no region; isolated, it is a
+    particle of its own, numbered after the seeded ones, whatever the chunks."""
+    shape = (40, 40, 60)
+    spheres = balls(shape, [(20, 20, 12), (20, 20, 44)], [8, 8])
+    plate = np.zeros(shape, bool)
+    plate[5:35, 5:35, 28:30] = True  # 2 voxels thick: its distance peaks at 1 voxel
+    mask = spheres | plate
+    for chunks in (60, 16):
+        labels, n = segment_particles(da.from_array(mask, chunks=chunks), spacing=0.5, max_radius=5,
+                                      min_radius=1.0)
+        labels = labels.compute()
+        assert n == 3
+        assert set(np.unique(labels[plate])) == {3}
+        assert labels[20, 20, 12] == 1 and labels[20, 20, 44] == 2
+        assert np.all(labels[mask] > 0) and not np.any(labels[~mask])
+
+
 @pytest.fixture(scope="module")
 def cathode():
     ph = composite_cathode((128, 128, 128), 0.5, seed=0)
