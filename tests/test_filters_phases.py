@@ -63,3 +63,64 @@ def test_manual_thresholds_and_sample_types():
         threshold_phases(grey, sample="cathode", thresholds=(28000, 13000))
     with pytest.raises(ValueError, match="sample"):
         threshold_phases(grey, sample="separator")
+
+
+def _active_faces(phases, where):
+    """Faces of active-material voxels inside ``where``, by the phase they face (SE, void)."""
+    active = phases == 2
+    counts = {1: 0, 3: 0}
+    for axis in range(3):
+        for step in (1, -1):
+            facing = np.roll(phases, step, axis)
+            for code in counts:
+                counts[code] += int(np.count_nonzero(active & where & (facing == code)))
+    return counts
+
+
+def test_partial_volume_gives_back_the_contact_a_void_gap_breaks():
+    """A particle half wrapped in a 2-voxel void gap, blurred: thresholds draw
+    electrolyte between the particle and the gap, so it reads as fully in
+    contact; the correction lets the gap touch it and changes nothing where
+    there is no gap, whatever the chunks."""
+    shape = (40, 40, 40)
+    z, y, x = np.indices(shape)
+    radius = np.sqrt((z - 20) ** 2 + (y - 20) ** 2 + (x - 20) ** 2)
+    truth = np.full(shape, 1, np.uint8)
+    truth[radius <= 9] = 2
+    truth[(radius > 9) & (radius <= 11) & (x > 20)] = 3
+    grey = ndimage.gaussian_filter(np.choose(truth, [0, 22000, 38000, 5600]).astype(np.float32), 1.4)
+    thresholds = [18692.5, 28918.5]
+    plain = threshold_phases(grey, thresholds=thresholds)[0].compute()
+    corrected = threshold_phases(da.from_array(grey, chunks=(7, 13, 9)), thresholds=thresholds,
+                                 partial_volume=True)[0].compute()
+    gap_side, far_side = x > 22, x < 18
+    assert _active_faces(plain, gap_side)[3] == 0  # the blurred gap never touches the particle
+    found = _active_faces(corrected, gap_side)
+    assert found[3] / (found[1] + found[3]) >= 0.8  # truth: 1
+    np.testing.assert_array_equal(corrected[far_side], plain[far_side])
+    whole = threshold_phases(grey, thresholds=thresholds, partial_volume=True)[0].compute()
+    np.testing.assert_array_equal(corrected, whole)
+
+
+def test_partial_volume_brings_the_phantom_contact_fraction_to_the_truth():
+    """Cathode phantom at default noise, thresholds midway between the
+    phases' median greys (as the benchmark): plain thresholds read every
+    particle face as contact; corrected, the contact fraction is within the
+    metrics issue's 0.03 of the truth (measured: 0.883 against 0.859)."""
+    from ssbimage.measure import interface_areas
+    from ssbimage.synth import composite_cathode
+
+    phantom = composite_cathode((96, 96, 96), 0.5, seed=2)
+    image, truth = phantom.image.data.compute(), phantom.phases.data.compute()
+    void, electrolyte, active = (float(np.median(image[np.isin(truth, codes)])) for codes in ((3, 4), (1,), (2,)))
+    thresholds = [(void + electrolyte) / 2, (electrolyte + active) / 2]
+    smoothed = gaussian(image, 1.0)
+
+    def contact_fraction(phases):
+        areas = interface_areas(phases, spacing=0.5, phase=2).groupby("facing").area_um2.sum()
+        return areas.get(1, 0.0) / (areas.get(1, 0.0) + areas.get(3, 0.0))
+
+    expected = contact_fraction(truth)
+    assert contact_fraction(threshold_phases(smoothed, thresholds=thresholds)[0]) == pytest.approx(1.0)
+    corrected = threshold_phases(smoothed, thresholds=thresholds, partial_volume=True)[0]
+    assert abs(contact_fraction(corrected) - expected) <= 0.03

@@ -21,6 +21,7 @@ ANODE = Path(__file__).parents[1] / "sample_volumes" / "anode"
     ({"sample": "cathode", "smoothing": 1}, "unknown setting(s) smoothing"),
     ({"sample": "cathode", "denoise_sigma": "1"}, "'denoise_sigma' must be int or float"),
     ({"sample": "cathode", "trust_classifier": 1}, "'trust_classifier' must be bool"),
+    ({"sample": "cathode", "partial_volume": "yes"}, "'partial_volume' must be bool"),
     ({"sample": "cathode", "min_void_volume": -1.0}, "must not be negative"),
 ])
 def test_bad_settings_are_named(config, message):
@@ -70,7 +71,8 @@ def test_analyze_a_ball_half_in_contact(tmp_path):
     assert value("interfacial_void_count") == 1
     particle = result.particles.iloc[0]
     assert particle.contact_fraction == pytest.approx(value("contact_fraction"))
-    assert result.provenance["phases"] == {"method": "thresholds", "thresholds": [1000.0, 2500.0]}
+    assert result.provenance["phases"] == {"method": "thresholds", "thresholds": [1000.0, 2500.0],
+                                           "partial_volume": False}
 
     out = result.save(tmp_path / "run")
     metrics = pd.read_csv(out / "metrics.csv")

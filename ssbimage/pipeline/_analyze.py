@@ -140,8 +140,10 @@ def _phases(image, spacing, config: AnalysisConfig, provenance):
         provenance["phases"] = {"method": "classifier", "file": config.classifier}
         return classifier.predict(image), {int(c) for c in classifier.classes}
     smoothed = gaussian(image, config.denoise_sigma, spacing=spacing) if config.denoise_sigma else image
-    phases, thresholds = threshold_phases(smoothed, sample=config.sample, thresholds=config.thresholds)
-    provenance["phases"] = {"method": "thresholds", "thresholds": [float(t) for t in thresholds]}
+    phases, thresholds = threshold_phases(smoothed, sample=config.sample, thresholds=config.thresholds,
+                                          partial_volume=config.partial_volume)
+    provenance["phases"] = {"method": "thresholds", "thresholds": [float(t) for t in thresholds],
+                            "partial_volume": config.partial_volume}
     return phases, set(PHASE_ORDER[config.sample])
 
 

