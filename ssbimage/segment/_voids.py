@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
 from .._arrays import as_dask, counts_within
 from .._spacing import check_spacing
@@ -46,9 +46,7 @@ def segment_voids(phases, *, spacing=None, min_volume: float = 0.0, connectivity
     phases = as_dask(phases)
     voxel = float(np.prod(check_spacing(spacing, 3))) if spacing is not None else 1.0
     labels, n = label(phases == VOID, connectivity=connectivity)
-    near_active = (phases == ACTIVE).map_overlap(
-        ndimage.binary_dilation, depth=1, boundary=False, structure=np.ones((3, 3, 3), bool),
-        dtype=bool)
+    near_active = phases.map_overlap(_near_phase, depth=1, boundary=0, dtype=bool, code=ACTIVE)
     n = int(n.compute())
     voxels, touching = counts_within(labels, n, [near_active])[:, 1:]
     keep = voxels * voxel >= min_volume
@@ -59,3 +57,31 @@ def segment_voids(phases, *, spacing=None, min_volume: float = 0.0, connectivity
         "interfacial": touching[keep] > 0,
     })
     return keep_labels(labels, np.concatenate([[False], keep])), table
+
+
+@numba.njit(cache=True, nogil=True)
+def _near_phase(phases, code):  # pragma: no cover - compiled
+    """Voxels with ``code`` in their 3×3×3 neighbourhood (the binary dilation of
+    ``phases == code`` by a cube; nothing beyond the block's edge), as three
+    passes of three. scipy's ``binary_dilation`` took 0.03 s per 130³ block
+    and holds the GIL; at 2048³ that is 4096 blocks."""
+    nz, ny, nx = phases.shape
+    along_x = np.empty(phases.shape, np.bool_)
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                along_x[z, y, x] = (phases[z, y, x] == code or (x > 0 and phases[z, y, x - 1] == code)
+                                    or (x + 1 < nx and phases[z, y, x + 1] == code))
+    along_y = np.empty(phases.shape, np.bool_)
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                along_y[z, y, x] = (along_x[z, y, x] or (y > 0 and along_x[z, y - 1, x])
+                                    or (y + 1 < ny and along_x[z, y + 1, x]))
+    out = np.empty(phases.shape, np.bool_)
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                out[z, y, x] = (along_y[z, y, x] or (z > 0 and along_y[z - 1, y, x])
+                                or (z + 1 < nz and along_y[z + 1, y, x]))
+    return out
