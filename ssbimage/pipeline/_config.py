@@ -34,10 +34,11 @@ class AnalysisConfig:
     partial_volume : bool
         With thresholds on a cathode or full cell, reassign the electrolyte
         that blur draws between particles and voids
-        (:func:`ssbimage.segment.between_phases`). Off by default: on the
-        benchmark's cathode tile it brings the contact fraction from 1.000 to
-        0.888 (truth 0.870) and the contact area from +14.7 % to +4.9 % of the
-        truth, but the void fraction from 0.040 to 0.052 (truth 0.032).
+        (:func:`ssbimage.segment.between_phases`); no effect with two phases
+        (anode). Off by default: on the benchmark's 256³ cathode tile it
+        brings the contact fraction from 1.000 to 0.888 (truth 0.870) and the
+        contact area from +10.4 % to +0.9 % of the truth, but the void
+        fraction from 0.040 to 0.052 (truth 0.032).
     classifier : str, optional
         A saved :class:`ssbimage.segment.PixelClassifier` (joblib) used instead of thresholds.
     trust_classifier : bool
