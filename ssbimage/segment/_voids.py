@@ -63,8 +63,8 @@ def segment_voids(phases, *, spacing=None, min_volume: float = 0.0, connectivity
 def _near_phase(phases, code):  # pragma: no cover - compiled
     """Voxels with ``code`` in their 3×3×3 neighbourhood (the binary dilation of
     ``phases == code`` by a cube; nothing beyond the block's edge), as three
-    passes of three. scipy's ``binary_dilation`` took 0.03 s per 130³ block
-    and holds the GIL; at 2048³ that is 4096 blocks."""
+    passes of three: 0.002-0.006 s per 130³ block against 0.03 s for scipy's
+    ``binary_dilation`` with a 3×3×3 structure (4096 blocks at 2048³)."""
     nz, ny, nx = phases.shape
     along_x = np.empty(phases.shape, np.bool_)
     for z in range(nz):
