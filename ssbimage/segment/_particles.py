@@ -184,16 +184,6 @@ def _numbered(grown, rest, merged, leftover):  # pragma: no cover - compiled
     return out
 
 
-@numba.njit(cache=True, nogil=True)
-def _renumbered(grown, table):  # pragma: no cover - compiled
-    """``table[grown]`` as uint32 in one compiled pass, free of the GIL."""
-    out = np.empty(grown.shape, np.uint32)
-    flat_out, flat_grown = out.ravel(), grown.ravel()
-    for i in range(flat_out.size):
-        flat_out[i] = table[flat_grown[i]]
-    return out
-
-
 def _store_chunks(blocks):
     """Scratch store chunks: per axis the largest divisor of the block edge from
     16 to ``STORE_CHUNK`` voxels (blocks must be whole numbers of them), else the edge."""
@@ -481,8 +471,9 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
     voxel_volume = float(np.prod(spacing))
     min_volume = 4 / 3 * np.pi * voxel_volume if min_volume is None else float(min_volume)
     number = kept_numbers(voxels * voxel_volume >= min_volume)  # merged particles first, then the leftovers
-    if rest is None:
-        labels = grown.map_blocks(_renumbered, dtype=np.uint32, table=number[lookup])
+    if rest is None:  # a lookup, as in keep_labels (0.07 s per 256³ block)
+        table = number[lookup]
+        labels = grown.map_blocks(lambda block: table[block], dtype=np.uint32)
     else:
         labels = da.map_blocks(_numbered, grown, rest, dtype=np.uint32, merged=number[lookup],
                                leftover=np.concatenate([[0], number[n_merged + 1:]]).astype(np.uint32))
