@@ -113,6 +113,28 @@ def test_cropped_gaussian_equals_scipy_bit_for_bit(dtype):
         np.testing.assert_array_equal(found[region], expected[region])
 
 
+def test_smoothed_indicator_equals_scipy_bit_for_bit():
+    """The envelopes' compiled smoothing of one label's indicator gives scipy's
+    ``gaussian_filter`` values exactly on the region, with the box's edges
+    read as ``mode="nearest"``, for labels that touch the box's faces."""
+    from scipy import ndimage
+
+    from ssbimage.measure._envelopes import _smoothed_indicator
+    from ssbimage.measure._surfaces import _gaussian_weights
+
+    labels = np.random.default_rng(2).integers(0, 3, (30, 31, 32)).astype(np.uint32)
+    lo, hi = np.array([2, 3, 1]), np.array([28, 30, 32])
+    region_lo, region_hi = np.array([4, 3, 6]), np.array([26, 27, 32])
+    box = tuple(slice(a, b) for a, b in zip(lo, hi))
+    region = tuple(slice(a - b, c - b) for a, b, c in zip(region_lo, lo, region_hi))
+    for sigmas in [(0.8,) * 3, (1.6, 0.8, 0.8), (0.3, 2.2, 1.0)]:
+        weights = [np.ascontiguousarray(_gaussian_weights(s)) for s in sigmas]
+        found = _smoothed_indicator(labels, 1, lo, hi, region_lo, region_hi, *weights)
+        expected = ndimage.gaussian_filter((labels[box] == 1).astype(np.float32), sigmas, mode="nearest",
+                                           truncate=4.0)
+        np.testing.assert_array_equal(found, expected[region])
+
+
 @pytest.mark.parametrize("least, count", [(None, 5 * 4 * 4), ((20, 20, 20), 3 * 2 * 2), ((25, 1, 44), 2 * 4 * 1)])
 def test_haloed_blocks_are_the_edge_padded_volume_cut_out(least, count):
     import dask

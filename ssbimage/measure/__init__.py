@@ -10,7 +10,8 @@ from ._metrics import (
     porosity_profile,
     region_fractions,
 )
-from ._surfaces import curvature_factors, gap_voxels, label_surface_areas
+from ._envelopes import label_surface_areas
+from ._surfaces import curvature_factors, gap_voxels
 from ._tortuosity import tortuosity_factor
 
 __all__ = ["intensity_histogram", "intensity_summary", "interface_areas", "label_surface_areas",

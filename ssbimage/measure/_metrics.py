@@ -14,7 +14,7 @@ import pandas as pd
 from .._arrays import as_dask, counts_within, label_counts
 from .._spacing import check_spacing
 from ._faces import interface_areas
-from ._surfaces import label_surface_areas
+from ._envelopes import label_surface_areas
 
 __all__ = ["phase_fractions", "region_fractions", "porosity_profile", "particle_table", "electrode_metrics",
            "dendrite_metrics"]

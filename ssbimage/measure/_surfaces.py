@@ -1,20 +1,8 @@
-"""Whole surfaces of instances by marching cubes, and the chunking helpers of area sums.
+"""What the surface measures share: smoothing, marching cubes, the curvature correction,
+thin gaps, and the haloed blocks and exact sums that make areas chunk invariant.
 
-:func:`label_surface_areas` meshes the 0.5 level set of each instance's
-indicator smoothed with σ = 0.8 voxel (marching cubes with Lorensen & Cline's
-table, compiled), inside
-the instance's box in each block, and divides each triangle's area by the
-smoothing's mean-curvature shrinkage (:func:`curvature_factors`): a sphere
-of r = 10 voxels within 1 %, of r = 5 within 0.5 %. It gives the envelope
-area behind a particle's sphericity. Interfaces between phases are measured
-by :func:`ssbimage.measure.interface_areas` (voxel faces with estimated
-normals), which also keeps thin gaps and attributes every face exactly.
-
-Chunking: every block is read with a halo and meshes the marching-cubes
-cells whose lowest corner lies in it (one voxel beyond its upper faces, none
-beyond the volume's): every cell is counted in exactly one block. Vertices
-are interpolated in float64 relative to their cell and areas summed as
-integers of 2⁻³² µm².
+Used by :func:`ssbimage.measure.label_surface_areas` (envelopes, module
+``_envelopes``) and :func:`ssbimage.measure.interface_areas` (module ``_faces``).
 """
 
 from __future__ import annotations
@@ -27,14 +15,11 @@ import dask
 import dask.array as da
 import numba
 import numpy as np
-import pandas as pd
 from scipy import ndimage
 
-from .._arrays import _is_distributed, as_dask, compute_in_batches, kernel_threads
 from .._compiled import grown
-from .._spacing import check_spacing
 
-__all__ = ["curvature_factors", "gap_voxels", "label_surface_areas"]
+__all__ = ["curvature_factors", "gap_voxels"]
 
 def _sigmas(smoothing, spacing):
     """Smoothing σ per axis in voxels: ``smoothing`` voxels of the coarsest axis, in µm.
@@ -53,10 +38,6 @@ def _halo(sigmas) -> tuple:
 
 _DIRECTIONS = [d for d in itertools.product((-1, 0, 1), repeat=3) if d > (0, 0, 0)]
 INNER_PAD = 2  # voxels around a label's box that can hold its surface
-# envelopes are meshed per label and block: in blocks of 256³ rather than 128³
-# fewer particles are cut by a block face and smoothed twice (512³, same
-# session: 17.1–17.5 s in 128³ blocks, 13.4–15.0 s in 256³, identical areas)
-ENVELOPE_BLOCK = 256
 FIXED_POINT = 2.0 ** 32  # areas summed as integers of 2⁻³² µm², so the order of blocks does not matter
 
 
@@ -144,12 +125,17 @@ _CASES = _classic_cases()
 
 @numba.njit(cache=True, nogil=True)
 def _march(field, level, cases, corners, edges, spacing):  # pragma: no cover - compiled
-    """Centroids (voxels) and areas (µm²) of the marching-cubes triangles of every cell of ``field``.
+    """Per marching-cubes cell of ``field`` crossed by the ``level`` set: the area (µm²) of its
+    triangles and their area-weighted centroid (voxels).
 
     Each crossing is interpolated in float64 from the two grid values of
-    its cell edge, relative to the cell, so a triangle comes out the same
-    in any block that holds its cell. A triangle's area vector scales with
+    its cell edge, relative to the cell, so a cell comes out the same
+    in any block that holds it. A triangle's area vector scales with
     the product of the other two spacings; degenerate triangles are dropped.
+    One row per cell rather than per triangle: the curvature correction
+    varies over many voxels, and evaluating it once per cell halves its cost.
+    Rows of cells whose four voxel rows all lie on one side of the level
+    are skipped whole.
     """
     nz, ny, nx = field.shape
     scale = np.array([spacing[1] * spacing[2], spacing[0] * spacing[2], spacing[0] * spacing[1]])
@@ -159,8 +145,16 @@ def _march(field, level, cases, corners, edges, spacing):  # pragma: no cover - 
     count = 0
     values = np.empty(8)
     points = np.empty((12, 3))
+    lowest = np.empty((nz, ny))
+    highest = np.empty((nz, ny))
+    for z in range(nz):
+        for y in range(ny):
+            lowest[z, y], highest[z, y] = field[z, y, :].min(), field[z, y, :].max()
     for z in range(nz - 1):
         for y in range(ny - 1):
+            if (max(highest[z, y], highest[z + 1, y], highest[z, y + 1], highest[z + 1, y + 1]) < level
+                    or min(lowest[z, y], lowest[z + 1, y], lowest[z, y + 1], lowest[z + 1, y + 1]) >= level):
+                continue
             for x in range(nx - 1):
                 case = 0
                 for c in range(8):
@@ -175,6 +169,7 @@ def _march(field, level, cases, corners, edges, spacing):  # pragma: no cover - 
                         t = (level - values[a]) / (values[b] - values[a])
                         for i in range(3):
                             points[e, i] = corners[a, i] + t * (corners[b, i] - corners[a, i])
+                cell_area, cz, cy, cx = 0.0, 0.0, 0.0, 0.0
                 for k in range(0, 15, 3):
                     if cases[case, k] < 0:
                         break
@@ -188,27 +183,21 @@ def _march(field, level, cases, corners, edges, spacing):  # pragma: no cover - 
                     area = 0.5 * np.sqrt(c0 * c0 + c1 * c1 + c2 * c2)
                     if area <= 0:
                         continue
-                    if count == capacity:
-                        capacity *= 2
-                        centroids, areas = grown(centroids, capacity), grown(areas, capacity)
-                    centroids[count, 0] = z + (points[p, 0] + points[q, 0] + points[r, 0]) / 3
-                    centroids[count, 1] = y + (points[p, 1] + points[q, 1] + points[r, 1]) / 3
-                    centroids[count, 2] = x + (points[p, 2] + points[q, 2] + points[r, 2]) / 3
-                    areas[count] = area
-                    count += 1
+                    cell_area += area
+                    cz += area * (points[p, 0] + points[q, 0] + points[r, 0]) / 3
+                    cy += area * (points[p, 1] + points[q, 1] + points[r, 1]) / 3
+                    cx += area * (points[p, 2] + points[q, 2] + points[r, 2]) / 3
+                if cell_area <= 0:
+                    continue
+                if count == capacity:
+                    capacity *= 2
+                    centroids, areas = grown(centroids, capacity), grown(areas, capacity)
+                centroids[count, 0] = z + cz / cell_area
+                centroids[count, 1] = y + cy / cell_area
+                centroids[count, 2] = x + cx / cell_area
+                areas[count] = cell_area
+                count += 1
     return centroids[:count], areas[:count]
-
-
-def _triangles(field, spacing):
-    """Centroids (voxels) and areas (µm²) of the triangles of the 0.5 level set.
-
-    Marching cubes with Lorensen & Cline's table, compiled (:func:`_march`):
-    scikit-image's implementation holds the GIL and ran at 12 Mvox/s on the
-    envelopes' boxes, a third of their time.
-    """
-    if field.min() >= 0.5 or field.max() < 0.5 or min(field.shape) < 2:
-        return np.empty((0, 3)), np.empty(0)
-    return _march(field, 0.5, _CASES, _CORNERS, _EDGES, np.asarray(spacing, np.float64))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -265,7 +254,7 @@ def _derivatives_at(field, points, spacing):  # pragma: no cover - compiled
 
 
 def curvature_factors(field, centroids, spacing, sigma_um):
-    """Per triangle: 1 / (area ratio of the smoothed level set to the surface it came from).
+    """Per point (a meshed cell's centroid): 1 / (area ratio of the smoothed level set to the surface it came from).
 
     Gaussian smoothing by σ moves a surface along its normal by about
     ½ σ² (k₁ + k₂) (the heat equation is mean-curvature motion at first
@@ -403,95 +392,3 @@ def _haloed_blocks(arrays, halo, least=None):
             blocks = [dask.delayed(_assembled)([d[index] for index in itertools.product(*span)], counts, halo)
                       for d in delayed]
         yield blocks, core, at_end
-
-
-def _block_label_areas(labels, origin_in_block, core, at_end, sigmas, spacing, curvature):
-    owned = _owned_cells(origin_in_block, core, at_end)
-    pad = tuple(math.ceil(4 * s) + 3 for s in sigmas)
-    rows = []
-    for k, box in enumerate(ndimage.find_objects(labels), start=1):
-        if box is None:
-            continue
-        # the cells to mesh: the 0.5 level of the smoothed indicator lies
-        # within half a voxel of the label's box, so the box and two voxels,
-        # cut to owned cells; the field around them is smoothed from the
-        # labels up to the smoothing reach and the derivatives' stencil beyond
-        lo = [max(b.start - INNER_PAD, o.start) for b, o in zip(box, owned)]
-        hi = [min(b.stop + INNER_PAD, o.stop) for b, o in zip(box, owned)]
-        if any(a >= b for a, b in zip(lo, hi)):
-            continue
-        wide = tuple(slice(max(a - p, 0), min(b + p, n)) for a, b, p, n in zip(lo, hi, pad, labels.shape))
-        inner = tuple(slice(a - w.start, b - w.start) for a, b, w in zip(lo, hi, wide))
-        # smoothed where the meshing and the curvature's stencils read it
-        needed = tuple(slice(max(i.start - 3, 0), i.stop + 3) for i in inner)
-        field = _gaussian_on((labels[wide] == k).astype(np.float32), sigmas, needed)
-        centroids, areas = _triangles(field[inner], spacing)
-        if len(areas) and curvature:
-            centroids = centroids + np.array([i.start for i in inner])
-            areas = areas * curvature_factors(field, centroids, spacing, sigmas[0] * spacing[0])
-        if len(areas):
-            rows.append((k, int(np.rint(areas * FIXED_POINT).astype(np.int64).sum())))
-    return np.array(rows, np.int64).reshape(-1, 2)
-
-
-def _envelope_blocks(labels):
-    """Least block edge for the envelopes: ENVELOPE_BLOCK where that leaves
-    a block for each thread twice over, else the chunks (a 256³ volume in one
-    block took 7.3 s on one thread against 2.5 s in 128³ chunks on two).
-    Not on a ``dask.distributed`` cluster, where assembling a block moves its
-    8 chunks between workers (512³ metrics on 2 workers, alternating runs:
-    48.6–54.6 s assembled, mean 52.4; 45.9–51.6 s in chunks, mean 48.7)."""
-    from dask.base import get_scheduler
-
-    if _is_distributed(get_scheduler(collections=[labels])):
-        return None
-    groups = np.prod([len(_grouped(c, ENVELOPE_BLOCK)) for c in labels.chunks])
-    return (ENVELOPE_BLOCK,) * 3 if groups >= 2 * kernel_threads() else None
-
-
-def label_surface_areas(labels, *, spacing=None, smoothing: float = 0.8,
-                        curvature_correction: bool = True) -> pd.DataFrame:
-    """Whole surface area of each instance (its envelope), chunk by chunk.
-
-    Each label's indicator is smoothed and meshed (module notes), inside
-    the label's bounding box in each block, so faces shared with a
-    touching neighbour count for both. Surfaces stop at the volume's faces:
-    an instance cut by them has an open, smaller surface.
-
-    Parameters
-    ----------
-    labels : (Z, Y, X) integer array or Volume
-    spacing : float or (3,) floats, optional
-        Voxel size in µm.
-    smoothing : float
-        σ of the Gaussian, in voxels of the coarsest axis.
-    curvature_correction : bool
-        Undo the smoothing's shrinkage of curved surfaces (:func:`curvature_factors`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``label, surface_area_um2`` for every label with voxels.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> z, y, x = np.ogrid[:32, :32, :32]
-    >>> ball = (((z - 15.5) ** 2 + (y - 15.5) ** 2 + (x - 15.5) ** 2) <= 100).astype(np.uint32)
-    >>> area = label_surface_areas(ball).surface_area_um2[0]
-    >>> round(float(area / (4 * np.pi * 100)), 2)
-    1.01
-    """
-    spacing = check_spacing(getattr(labels, "spacing", 1.0) if spacing is None else spacing, 3)
-    labels = as_dask(labels)
-    if labels.dtype == bool:
-        labels = labels.astype(np.uint8)
-    sigmas = _sigmas(smoothing, spacing)
-    halo = _halo(sigmas)
-    parts = [dask.delayed(_block_label_areas)(blocks[0], halo, core, at_end, sigmas, spacing,
-                                              curvature_correction)
-             for blocks, core, at_end in _haloed_blocks([labels], halo, least=_envelope_blocks(labels))]
-    rows = np.concatenate(compute_in_batches(parts)) if parts else np.empty((0, 2), np.int64)
-    table = pd.DataFrame(rows, columns=["label", "surface_area_um2"])
-    table = table.groupby("label", as_index=False)["surface_area_um2"].sum()
-    return table.assign(surface_area_um2=table.surface_area_um2 / FIXED_POINT)
