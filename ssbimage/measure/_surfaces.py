@@ -306,7 +306,8 @@ def _area_factors(gradient, hessian, sigma_um):  # pragma: no cover - compiled
 
 
 def _sum_by_key(keys, areas):
-    """Rows (key..., summed area) with areas as exact integer multiples of 2⁻³² µm²."""
+    """Rows (key..., summed area) with areas as exact integer multiples of 2⁻³² µm²
+    (``areas`` in µm², or integers already in those units)."""
     keys = np.asarray(keys, np.int64)
     # one int64 per row (mixed radix) sorts far faster than np.unique over rows
     low = keys.min(axis=0) if len(keys) else 0
@@ -318,7 +319,8 @@ def _sum_by_key(keys, areas):
     else:
         keys, inverse = np.unique(keys, axis=0, return_inverse=True)
     sums = np.zeros(len(keys), np.int64)
-    np.add.at(sums, inverse.ravel(), np.rint(areas * FIXED_POINT).astype(np.int64))
+    units = areas if areas.dtype.kind == "i" else np.rint(areas * FIXED_POINT).astype(np.int64)
+    np.add.at(sums, inverse.ravel(), units)
     return np.column_stack([keys, sums])
 
 
