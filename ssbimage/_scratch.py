@@ -20,7 +20,7 @@ import numpy as np
 
 from ._arrays import compute_in_batches
 
-__all__ = ["haloed_parts", "map_haloed", "stash_zarr", "store_in_batches", "write_zarr"]
+__all__ = ["haloed_parts", "map_haloed", "scratch_store", "stash_zarr", "store_in_batches", "write_zarr"]
 
 BATCH = 8  # blocks per compute: a few per worker keeps them busy and memory bounded
 
@@ -113,12 +113,31 @@ def stash_zarr(array: da.Array, *, scratch_dir: str | os.PathLike | None = None,
         The folder is deleted once nothing refers to it (nor to a lazy array
         reading it).
     """
+    return _in_scratch_folder(lambda path: write_zarr(array, path, batch=batch, chunks=store_chunks,
+                                                      compressors=_compressor(array.dtype)), scratch_dir, name)
+
+
+def scratch_store(shape, dtype, chunks, *, scratch_dir: str | os.PathLike | None = None, name: str = "array"):
+    """An empty Zarr array in a new scratch folder (deleted with it, as :func:`stash_zarr`'s),
+    for tasks that write their own blocks (whole store chunks) as they compute them."""
+    import zarr
+
+    return _in_scratch_folder(lambda path: zarr.create_array(
+        str(path), shape=shape, dtype=dtype, chunks=tuple(chunks), compressors=_compressor(dtype), overwrite=True,
+        config={"write_empty_chunks": True}), scratch_dir, name)
+
+
+def _compressor(dtype):
     from zarr.codecs import BloscCodec
 
+    return BloscCodec(cname="lz4", clevel=1, shuffle=_shuffle(dtype))
+
+
+def _in_scratch_folder(make, scratch_dir, name):
+    """``make(path)`` of a Zarr array in a new folder under ``scratch_dir``, removed when the array is."""
     folder = Path(tempfile.mkdtemp(prefix=f"ssbimage-{name}-", dir=scratch_dir))
     try:
-        target = write_zarr(array, folder / "data.zarr", batch=batch, chunks=store_chunks,
-                            compressors=BloscCodec(cname="lz4", clevel=1, shuffle=_shuffle(array.dtype)))
+        target = make(folder / "data.zarr")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -183,14 +202,17 @@ def map_haloed(function, stores, *, chunks, depth, dtype, boundary=None, **kwarg
     return template.map_blocks(run, dtype=dtype)
 
 
-def haloed_parts(function, stores, *, chunks, depth, boundary=None) -> list:
+def haloed_parts(function, stores, *, chunks, depth, boundary=None, located=False) -> list:
     """Delayed ``function(*padded blocks)`` for every block of ``chunks`` (see :func:`map_haloed`);
-    for per-block results that are not arrays."""
+    for per-block results that are not arrays. With ``located``,
+    ``function(location, inner, *padded blocks)``: the block's slices in the
+    volume and in the padded blocks."""
     import dask
 
     depth = tuple(int(d) for d in depth)
 
     def run(location):
-        return function(*_read_haloed(stores, location, depth, boundary)[0])
+        blocks, inner = _read_haloed(stores, location, depth, boundary)
+        return function(location, inner, *blocks) if located else function(*blocks)
 
     return [dask.delayed(run)(location) for location in _locations(chunks)]

@@ -56,6 +56,28 @@ def test_a_last_chunk_thinner_than_the_halo_gives_the_same_particles():
     assert adjusted_rand_score(chunked.compute()[mask], whole.compute()[mask]) >= 0.999
 
 
+def test_particles_across_block_seams_equal_the_whole_volume():
+    """Touching particles cut by the work blocks' seams on all three axes: the
+    faces inside blocks (scanned as the watershed is written) and across the
+    seams (read from the seams' two layers) give the labels of one block."""
+    rng = np.random.default_rng(5)
+    shape = (100, 100, 100)
+    centres = rng.uniform(4, 96, size=(260, 3))
+    mask = balls(shape, centres, rng.uniform(3, 6, 260))
+    # halo 6 voxels: work blocks of 48 + 52 along each axis, seams at 48
+    chunked, n_chunked = segment_particles(da.from_array(mask, chunks=16), spacing=0.5, max_radius=2.5)
+    assert chunked.chunks == ((48, 52),) * 3
+    whole, n_whole = segment_particles(mask, spacing=0.5, max_radius=2.5)
+    chunked, whole = chunked.compute(), whole.compute()
+    for axis in range(3):
+        lower, upper = np.take(chunked, 47, axis=axis), np.take(chunked, 48, axis=axis)
+        straddling = (lower > 0) & (lower == upper)
+        split = (lower > 0) & (upper > 0) & (lower != upper)
+        assert straddling.sum() > 500 and split.sum() > 0  # particles, and contacts, across every seam
+    assert n_chunked == n_whole > 100
+    np.testing.assert_array_equal(chunked, whole)
+
+
 def test_pieces_no_seed_reaches_become_particles_after_the_others():
     """A plate thinner than ``min_radius`` starts no region; isolated, it is a
     particle of its own, numbered after the seeded ones, whatever the chunks."""

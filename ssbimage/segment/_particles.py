@@ -17,8 +17,10 @@ How the result is kept independent of the chunking:
    particle cut by a chunk face gets the same ids on both sides.
 4. Regions are merged on a graph: per chunk, each region's peak and
    surface and, per pair of touching regions, the highest distance on their
-   common boundary (the neck) and the faces they share are summarised; sums
-   and maxima do not depend on where the chunk faces fall. The merging runs
+   common boundary (the neck) and the faces they share are summarised (the
+   faces inside a chunk as the watershed task writes it, the faces across
+   chunk seams from the seams' two voxel layers); sums and maxima do not
+   depend on where the chunk faces fall. The merging runs
    once for the whole volume on that graph, most certain pair first.
 5. Particle voxels no seed reaches become particles of their own, labelled
    with the stitched :func:`label`; specks below ``min_volume`` are dropped.
@@ -37,6 +39,7 @@ import functools
 import math
 import operator
 
+import dask
 import dask.array as da
 import numba
 import numpy as np
@@ -147,13 +150,6 @@ def _marker_block(levels, min_level):
     return _regional_peaks(np.ascontiguousarray(levels), int(min_level))
 
 
-def _watershed_block(levels, markers):
-    from ._flood import flood_descending
-
-    # every particle voxel is at least one voxel from the background: level ≥ 16
-    return flood_descending(levels, markers, levels > 0)
-
-
 def _work_chunks(array, halo):
     """Chunks at least 8 halos wide (whole multiples of the given ones), so the
     halo adds under 2× the work; capped at the volume's size. A last chunk
@@ -191,22 +187,81 @@ def _store_chunks(blocks):
     return tuple(next((d for d in range(min(STORE_CHUNK, edge), 15, -1) if edge % d == 0), edge) for edge in edges)
 
 
-def _saddles_block(labels, distance):
-    """Per block (with a one-voxel halo): each region's peak distance,
-    surface (voxel faces towards any other label, background or the volume's
-    outside) and voxels and, per pair of touching regions, the highest distance on
-    their common faces and the number of those faces; a face's distance is
-    the lower of its two voxels'.
+SKIP = np.uint32(0xFFFFFFFF)  # a neighbour whose faces another task scans
 
-    Faces are taken between each core voxel and its next voxel along each
-    axis (which may lie in the halo), so every face between two regions is
-    seen in exactly one block; surfaces count each core voxel's own faces.
+
+def _watershed_and_scan(location, inner, levels, markers, *, target):
+    """Flood one block (read with its halo), write its core to ``target`` and
+    summarise the core's faces (:func:`_scan_faces`): each region's peak
+    distance, surface and voxels and, per pair of touching regions, the
+    highest distance on their common faces and their number; a face's
+    distance is the lower of its two voxels'.
+
+    Faces to the next block are left to :func:`_seam_scan`, which reads the
+    two voxel layers of each seam: a scan of the stored block with a
+    one-voxel halo decoded every store chunk the halo touches (64 of 128³
+    for a 256³ block, 8× the block, for the watershed and the levels alike).
+    Faces on the volume's faces face the outside (label 0).
     """
-    peak, surface, voxels, pairs, unreached = _scan_faces(np.ascontiguousarray(labels),
-                                                          np.ascontiguousarray(distance))
+    from ._flood import flood_descending
+
+    # every particle voxel is at least one voxel from the background: level ≥ 16
+    core = flood_descending(levels, markers, levels > 0)[inner]
+    target[location] = core
+    shell = tuple(n + 2 for n in core.shape)
+    labels = np.full(shell, SKIP, np.uint32)
+    labels[1:-1, 1:-1, 1:-1] = core
+    distance = np.zeros(shell, levels.dtype)
+    distance[1:-1, 1:-1, 1:-1] = levels[inner]
+    for axis, (where, n) in enumerate(zip(location, target.shape)):
+        face = [slice(1, -1)] * 3
+        if where.start == 0:
+            face[axis] = 0
+            labels[tuple(face)] = 0
+        if where.stop == n:
+            face[axis] = -1
+            labels[tuple(face)] = 0
+    peak, surface, voxels, pairs, unreached = _scan_faces(labels, distance, SKIP)
     index = np.flatnonzero(surface >= 0)
     regions = np.column_stack([index, peak[index], surface[index], voxels[index]])
     return regions, pairs, unreached
+
+
+def _seams(blocks, shape):
+    """Per block and axis with a next block: the two voxel layers either side of their seam."""
+    edges = [np.concatenate([[0], np.cumsum(c)]) for c in blocks]
+    for index in np.ndindex(*(len(c) for c in blocks)):
+        location = [slice(int(e[i]), int(e[i + 1])) for e, i in zip(edges, index)]
+        for axis in range(3):
+            stop = location[axis].stop
+            if stop < shape[axis]:
+                slab = list(location)
+                slab[axis] = slice(stop - 1, stop + 1)
+                yield tuple(slab), axis
+
+
+def _seam_scan(grown, levels, slab, axis):
+    """The faces across one seam between blocks, as :func:`_watershed_and_scan` summarises a core's:
+    both sides' surfaces, and per touching pair its highest face distance and face count."""
+    lower, upper = np.moveaxis(grown[slab], axis, 0).reshape(2, -1)
+    low_distance, up_distance = np.moveaxis(levels[slab], axis, 0).reshape(2, -1)
+    differ = lower != upper
+    index, surface = np.unique(np.concatenate([lower[differ], upper[differ]]), return_counts=True)
+    surface, index = surface[index > 0], index[index > 0]
+    zero = np.zeros(len(index))
+    regions = np.column_stack([index, zero, surface, zero]).astype(np.float64)
+    both = differ & (lower > 0) & (upper > 0)
+    a, b = lower[both].astype(np.int64), upper[both].astype(np.int64)
+    keys = (np.minimum(a, b) << 32) | np.maximum(a, b)
+    necks = np.minimum(low_distance[both], up_distance[both]).astype(np.float64)
+    order = np.argsort(keys, kind="stable")
+    keys, necks = keys[order], necks[order]
+    starts = np.flatnonzero(np.diff(keys, prepend=-1))
+    if not len(starts):
+        return regions, np.empty((0, 4)), 0
+    pairs = np.column_stack([keys[starts] >> 32, keys[starts] & 0xFFFFFFFF, np.maximum.reduceat(necks, starts),
+                             np.diff(np.append(starts, len(keys)))]).astype(np.float64)
+    return regions, pairs, 0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -232,12 +287,13 @@ def _rehashed(keys, necks, faces):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _scan_faces(labels, distance):  # pragma: no cover - compiled
-    """One pass over the core voxels for :func:`_saddles_block`: peak,
+def _scan_faces(labels, distance, skip):  # pragma: no cover - compiled
+    """One pass over the core voxels for :func:`_watershed_and_scan`: peak,
     surface and voxels per label (surface -1 where the label is absent),
     per touching pair (a < b) the highest face distance and the number of
     faces, as rows (a, b, neck, faces) in order of (a, b), and the number of
-    particle voxels (distance > 0) that no seed reached.
+    particle voxels (distance > 0) that no seed reached. Neighbours labelled
+    ``skip`` are left out (their faces are scanned elsewhere).
 
     Compiled and free of the GIL: the NumPy version of this scan held it,
     and took as long as the watershed (2.3 s at 256³). The pairs are summed
@@ -254,43 +310,53 @@ def _scan_faces(labels, distance):  # pragma: no cover - compiled
     peak = np.zeros(n + 1)
     surface = np.full(n + 1, -1.0)
     voxels = np.zeros(n + 1)
-    steps = ((1, 0, 0), (0, 1, 0), (0, 0, 1))
     keys = np.full(4096, -1, np.int64)  # a << 32 | b
     necks, faces = np.zeros(keys.size), np.zeros(keys.size)
     used, last_key, slot, unreached = 0, np.int64(-1), 0, 0
+    # rows of the voxel and of its six neighbours: one-dimensional reads in the inner loop
     for z in range(1, nz - 1):
         for y in range(1, ny - 1):
+            row, row_distance = labels[z, y], distance[z, y]
+            below_z, below_y = labels[z - 1, y], labels[z, y - 1]
+            above_z, above_y = labels[z + 1, y], labels[z, y + 1]
+            above_z_distance, above_y_distance = distance[z + 1, y], distance[z, y + 1]
             for x in range(1, nx - 1):
-                own = labels[z, y, x]
+                own = row[x]
                 if own == 0:
-                    if distance[z, y, x] > 0:
+                    if row_distance[x] > 0:
                         unreached += 1
                     continue
                 if surface[own] < 0:
                     surface[own] = 0.0
                 voxels[own] += 1
-                peak[own] = max(peak[own], float(distance[z, y, x]))
-                for dz, dy, dx in steps:
-                    if labels[z - dz, y - dy, x - dx] != own:
-                        surface[own] += 1
-                    other = labels[z + dz, y + dy, x + dx]
-                    if other != own:
-                        surface[own] += 1
-                        if other > 0:
-                            key = (np.int64(min(own, other)) << 32) | np.int64(max(own, other))
-                            if key != last_key:  # faces come in runs along a boundary
+                own_distance = row_distance[x]
+                peak[own] = max(peak[own], float(own_distance))
+                faces_out = 0
+                for before in (below_z[x], below_y[x], row[x - 1]):
+                    if before != own and before != skip:
+                        faces_out += 1
+                nexts = (above_z[x], above_y[x], row[x + 1])
+                next_distances = (above_z_distance[x], above_y_distance[x], row_distance[x + 1])
+                for k in range(3):
+                    other = nexts[k]
+                    if other == own or other == skip:
+                        continue
+                    faces_out += 1
+                    if other > 0:
+                        key = (np.int64(min(own, other)) << 32) | np.int64(max(own, other))
+                        if key != last_key:  # faces come in runs along a boundary
+                            slot = _slot(keys, key)
+                            last_key = key
+                        if keys[slot] == -1:
+                            if 2 * (used + 1) > keys.size:
+                                keys, necks, faces = _rehashed(keys, necks, faces)
                                 slot = _slot(keys, key)
-                                last_key = key
-                            if keys[slot] == -1:
-                                if 2 * (used + 1) > keys.size:
-                                    keys, necks, faces = _rehashed(keys, necks, faces)
-                                    slot = _slot(keys, key)
-                                keys[slot] = key
-                                necks[slot] = -1.0
-                                used += 1
-                            necks[slot] = max(necks[slot], float(min(distance[z, y, x],
-                                                                     distance[z + dz, y + dy, x + dx])))
-                            faces[slot] += 1
+                            keys[slot] = key
+                            necks[slot] = -1.0
+                            used += 1
+                        necks[slot] = max(necks[slot], float(min(own_distance, next_distances[k])))
+                        faces[slot] += 1
+                surface[own] += faces_out
     filled = np.flatnonzero(keys != -1)
     filled = filled[np.argsort(keys[filled])]
     pairs = np.empty((filled.size, 4))
@@ -424,7 +490,7 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
     >>> n, labels[10, 10, [10, 23]].compute().tolist()
     (2, [1, 2])
     """
-    from .._scratch import haloed_parts, map_haloed, stash_zarr
+    from .._scratch import haloed_parts, map_haloed, scratch_store, stash_zarr
 
     spacing = check_spacing(1.0 if spacing is None else spacing, 3)
     voxel = float(min(spacing))
@@ -449,10 +515,12 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
                        min_level=math.ceil(min_radius / unit - 0.5))
     markers, n_markers = label(peaks)
     markers = stash_zarr(markers.rechunk(blocks), name="markers", **scratch)
-    grown = stash_zarr(map_haloed(_watershed_block, [levels, markers], chunks=blocks,
-                                  depth=list(depth.values()), dtype=np.uint32), name="watershed", **scratch)
-    parts = compute_in_batches(haloed_parts(_saddles_block, [grown, levels], chunks=blocks, depth=(1, 1, 1),
-                                            boundary=0), batch=scratch["batch"])
+    grown = scratch_store(mask.shape, np.uint32, scratch["store_chunks"], scratch_dir=scratch_dir, name="watershed")
+    parts = compute_in_batches(haloed_parts(functools.partial(_watershed_and_scan, target=grown), [levels, markers],
+                                            chunks=blocks, depth=list(depth.values()), located=True),
+                               batch=scratch["batch"])
+    parts += compute_in_batches([dask.delayed(_seam_scan)(grown, levels, slab, axis)
+                                 for slab, axis in _seams(blocks, mask.shape)], batch=2 * scratch["batch"])
     grown = da.from_zarr(grown, chunks=blocks)
     lookup, n_merged, merged_voxels = _merge_lookup(parts, int(n_markers), neck_ratio, contact_share)
     # the saddle scan counted the particle voxels no seed reached (it sees
