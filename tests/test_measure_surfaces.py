@@ -135,6 +135,26 @@ def test_smoothed_indicator_equals_scipy_bit_for_bit():
         np.testing.assert_array_equal(found, expected[region])
 
 
+@pytest.mark.parametrize("spacing", [0.5, (1.0, 0.5, 0.5)])
+def test_envelopes_meshed_one_voxel_around_each_box_miss_no_cell(spacing, monkeypatch):
+    """No cell more than one voxel outside a label's box is crossed by the
+    0.5 level (module ``_envelopes``, INNER_PAD): meshing three voxels around
+    each box gives the same areas, for thin, rough and touching labels."""
+    from scipy import ndimage
+
+    import ssbimage.measure._envelopes as envelopes
+
+    rng = np.random.default_rng(4)
+    blobs = ndimage.gaussian_filter(rng.random((40, 44, 48)), 1.2) > 0.52
+    labels = ndimage.label(blobs)[0].astype(np.uint32)
+    labels[20, 5:40, 10] = labels.max() + 1  # a one-voxel line
+    assert labels.max() > 10
+    tight = label_surface_areas(labels, spacing=spacing)
+    monkeypatch.setattr(envelopes, "INNER_PAD", 3)
+    loose = label_surface_areas(labels, spacing=spacing)
+    np.testing.assert_array_equal(tight.to_numpy(), loose.to_numpy())
+
+
 @pytest.mark.parametrize("least, count", [(None, 5 * 4 * 4), ((20, 20, 20), 3 * 2 * 2), ((25, 1, 44), 2 * 4 * 1)])
 def test_haloed_blocks_are_the_edge_padded_volume_cut_out(least, count):
     import dask

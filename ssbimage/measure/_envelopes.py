@@ -29,7 +29,7 @@ from scipy import ndimage
 
 from .._arrays import _is_distributed, as_dask, compute_in_batches, kernel_threads
 from .._spacing import check_spacing
-from ._surfaces import (_CASES, _CORNERS, _EDGES, FIXED_POINT, INNER_PAD, _area_factors, _derivatives_at,
+from ._surfaces import (_CASES, _CORNERS, _EDGES, FIXED_POINT, _area_factors, _derivatives_at,
                         _gaussian_weights, _grouped, _halo, _haloed_blocks, _march, _owned_cells, _sigmas)
 
 __all__ = ["label_surface_areas"]
@@ -38,6 +38,10 @@ __all__ = ["label_surface_areas"]
 # fewer particles are cut by a block face and smoothed twice (512³, same
 # session: 17.1–17.5 s in 128³ blocks, 13.4–15.0 s in 256³, identical areas)
 ENVELOPE_BLOCK = 256
+# cells around a label's box that can hold its surface: a voxel outside the
+# box along an axis smooths to at most the kernel's one-sided tail, (1 − w₀) / 2
+# < 0.5, so every cell the 0.5 level crosses has a corner inside the box
+INNER_PAD = 1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -130,7 +134,7 @@ def _smoothed_indicator(labels, k, lo, hi, region_lo, region_hi, weights_z, weig
 
 
 @numba.njit(cache=True, nogil=True)
-def _envelope_rows(labels, boxes, owned_lo, owned_hi, pad, weights_z, weights_y, weights_x,
+def _envelope_rows(labels, boxes, owned_lo, owned_hi, inner_pad, pad, weights_z, weights_y, weights_x,
                    cases, corners, edges, spacing, sigma_um, curvature):  # pragma: no cover - compiled
     """Rows (label, area in 2⁻³² µm²) of :func:`_block_label_areas`; ``boxes`` holds each label's
     bounding box (start, stop per axis; start −1 for a label not in the block)."""
@@ -143,13 +147,12 @@ def _envelope_rows(labels, boxes, owned_lo, owned_hi, pad, weights_z, weights_y,
             continue
         empty = False
         for a in range(3):
-            # the cells to mesh: the 0.5 level of the smoothed indicator lies
-            # within half a voxel of the label's box, so the box and two
-            # voxels, cut to owned cells; the field around them is smoothed
+            # the cells to mesh: the box and ``inner_pad`` voxels (INNER_PAD),
+            # cut to owned cells; the field around them is smoothed
             # from the labels up to the smoothing reach and the derivatives'
             # stencil beyond
-            lo[a] = max(boxes[index, 2 * a] - INNER_PAD, owned_lo[a])
-            hi[a] = min(boxes[index, 2 * a + 1] + INNER_PAD, owned_hi[a])
+            lo[a] = max(boxes[index, 2 * a] - inner_pad, owned_lo[a])
+            hi[a] = min(boxes[index, 2 * a + 1] + inner_pad, owned_hi[a])
             empty = empty or lo[a] >= hi[a]
             wide_lo[a], wide_hi[a] = max(lo[a] - pad[a], 0), min(hi[a] + pad[a], labels.shape[a])
             needed_lo[a], needed_hi[a] = max(lo[a] - 3, wide_lo[a]), min(hi[a] + 3, wide_hi[a])
@@ -191,7 +194,7 @@ def _block_label_areas(labels, origin_in_block, core, at_end, sigmas, spacing, c
             boxes[index] = [box[0].start, box[0].stop, box[1].start, box[1].stop, box[2].start, box[2].stop]
     weights = [np.ascontiguousarray(_gaussian_weights(float(s))) for s in sigmas]
     return _envelope_rows(labels, boxes, np.array([o.start for o in owned], np.int64),
-                          np.array([o.stop for o in owned], np.int64), np.array(pad, np.int64), *weights,
+                          np.array([o.stop for o in owned], np.int64), INNER_PAD, np.array(pad, np.int64), *weights,
                           _CASES, _CORNERS, _EDGES, np.asarray(spacing, np.float64), float(sigmas[0] * spacing[0]),
                           bool(curvature))
 

@@ -37,7 +37,6 @@ def _halo(sigmas) -> tuple:
 
 
 _DIRECTIONS = [d for d in itertools.product((-1, 0, 1), repeat=3) if d > (0, 0, 0)]
-INNER_PAD = 2  # voxels around a label's box that can hold its surface
 FIXED_POINT = 2.0 ** 32  # areas summed as integers of 2⁻³² µm², so the order of blocks does not matter
 
 
