@@ -29,7 +29,7 @@ from scipy import ndimage
 
 from .._arrays import _is_distributed, as_dask, compute_in_batches, kernel_threads
 from .._spacing import check_spacing
-from ._surfaces import (_CASES, _CORNERS, _EDGES, FIXED_POINT, _area_factors, _derivatives_at,
+from ._surfaces import (_CASES, _CORNERS, _EDGES, FIXED_POINT, _area_factors, _derivatives_at, _smoothed,
                         _gaussian_weights, _grouped, _halo, _haloed_blocks, _march, _owned_cells, _sigmas)
 
 __all__ = ["label_surface_areas"]
@@ -42,75 +42,6 @@ ENVELOPE_BLOCK = 256
 # box along an axis smooths to at most the kernel's one-sided tail, (1 − w₀) / 2
 # < 0.5, so every cell the 0.5 level crosses has a corner inside the box
 INNER_PAD = 1
-
-
-@numba.njit(cache=True, nogil=True)
-def _add_taps(total, below, above, weight):  # pragma: no cover - compiled
-    for x in range(total.size):
-        total[x] += (np.float64(below[x]) + np.float64(above[x])) * weight
-
-
-@numba.njit(cache=True, nogil=True)
-def _correlated(field, axis, start, count, weights):  # pragma: no cover - compiled
-    """``ndimage.correlate1d(field, weights, axis, mode="nearest")`` at positions
-    [start, start + count) along ``axis``, rounded to float32 as scipy's float32
-    output is; symmetric weights, summed in scipy's order (the centre tap, then
-    the pairs from the outermost in) in float64, so the values are scipy's bit for bit.
-
-    Each tap is added to a whole row at a time, which the compiler vectorises,
-    and rows whose taps read only zeros are zero without a sum: most of a
-    label's box is outside the label.
-    """
-    radius = weights.size // 2
-    nz, ny, nx = field.shape
-    last = field.shape[axis] - 1
-    occupied = np.zeros((nz, ny), np.bool_)
-    for z in range(nz):
-        for y in range(ny):
-            for x in range(nx):
-                if field[z, y, x] != 0:
-                    occupied[z, y] = True
-                    break
-    if axis == 2:
-        out = np.zeros((nz, ny, count), np.float32)
-        line = np.empty(count + 2 * radius)
-        total = np.empty(count)
-        for z in range(nz):
-            for y in range(ny):
-                if not occupied[z, y]:
-                    continue
-                for i in range(line.size):
-                    line[i] = field[z, y, min(max(start + i - radius, 0), last)]
-                for i in range(count):
-                    total[i] = line[i + radius] * weights[radius]
-                for j in range(radius, 0, -1):
-                    _add_taps(total, line[radius - j:radius - j + count], line[radius + j:radius + j + count],
-                              weights[radius - j])
-                out[z, y] = total
-        return out
-    total = np.empty(nx)
-    shape = (count, ny, nx) if axis == 0 else (nz, count, nx)
-    out = np.zeros(shape, np.float32)
-    for z in range(shape[0]):
-        for y in range(shape[1]):
-            c = start + (z if axis == 0 else y)
-            lowest, highest = max(c - radius, 0), min(c + radius, last)
-            read = False
-            for q in range(lowest, highest + 1):
-                read = read or (occupied[q, y] if axis == 0 else occupied[z, q])
-            if not read:
-                continue
-            centre = field[c, y] if axis == 0 else field[z, c]
-            for x in range(nx):
-                total[x] = np.float64(centre[x]) * weights[radius]
-            for j in range(radius, 0, -1):
-                if axis == 0:
-                    below, above = field[max(c - j, 0), y], field[min(c + j, last), y]
-                else:
-                    below, above = field[z, max(c - j, 0)], field[z, min(c + j, last)]
-                _add_taps(total, below, above, weights[radius - j])
-            out[z, y] = total
-    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -127,9 +58,9 @@ def _smoothed_indicator(labels, k, lo, hi, region_lo, region_hi, weights_z, weig
             for x in range(x1 - x0):
                 indicator[z - z0, y - y0, x] = 1.0 if row[x] == k else 0.0
     box_lo = (z0, y0, x0)
-    field = _correlated(indicator, 0, region_lo[0] - box_lo[0], region_hi[0] - region_lo[0], weights_z)
-    field = _correlated(field, 1, region_lo[1] - box_lo[1], region_hi[1] - region_lo[1], weights_y)
-    field = _correlated(field, 2, region_lo[2] - box_lo[2], region_hi[2] - region_lo[2], weights_x)
+    field = _smoothed(indicator, (region_lo[0] - box_lo[0], region_lo[1] - box_lo[1], region_lo[2] - box_lo[2]),
+                      (region_hi[0] - region_lo[0], region_hi[1] - region_lo[1], region_hi[2] - region_lo[2]),
+                      weights_z, weights_y, weights_x)
     return field.astype(np.float64)
 
 

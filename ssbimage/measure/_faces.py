@@ -39,7 +39,7 @@ from .._compiled import grown
 from .._distance import clipped_signed_distance
 from .._spacing import check_spacing
 from ._envelopes import _smoothed_indicator
-from ._surfaces import (FIXED_POINT, _gaussian_weights, _haloed_blocks, _sigmas, _smoothed_region, _sum_by_key,
+from ._surfaces import (FIXED_POINT, _gaussian_weights, _haloed_blocks, _sigmas, _smoothed, _sum_by_key,
                         gap_voxels)
 
 __all__ = ["interface_areas"]
@@ -49,13 +49,14 @@ DISTANCE_CLIP = 8.0  # voxels of the coarsest axis
 
 def _smoothed_signed_distance(mask, spacing, sigmas, region):
     """The signed distance to the phase's boundary (µm, clipped at DISTANCE_CLIP voxels) smoothed
-    with ``sigmas``, in the shape of ``region``; the distance is computed only where the
-    smoothing reads it (the region and a kernel radius)."""
+    with ``sigmas`` (compiled passes, float32), in the shape of ``region``; the distance is
+    computed only where the smoothing reads it (the region and a kernel radius)."""
     radius = [int(4.0 * s + 0.5) for s in sigmas]
     box = tuple(slice(max(r.start - k, 0), min(r.stop + k, n)) for r, k, n in zip(region, radius, mask.shape))
     distance = clipped_signed_distance(mask, spacing, float(DISTANCE_CLIP * spacing.max()), box)
-    inner = tuple(slice(r.start - b.start, r.stop - b.start) for r, b in zip(region, box))
-    return _smoothed_region(distance, sigmas, inner)
+    return _smoothed(distance, tuple(r.start - b.start for r, b in zip(region, box)),
+                     tuple(r.stop - r.start for r in region),
+                     *[np.ascontiguousarray(_gaussian_weights(s)) for s in sigmas]).astype(np.float64)
 
 
 @numba.njit(cache=True, nogil=True)

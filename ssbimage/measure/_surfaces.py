@@ -103,6 +103,85 @@ def _smoothed_region(field, sigmas, region):
     return smoothed
 
 
+@numba.njit(cache=True, nogil=True)
+def _add_taps(total, below, above, weight):  # pragma: no cover - compiled
+    for x in range(total.size):
+        total[x] += (np.float64(below[x]) + np.float64(above[x])) * weight
+
+
+@numba.njit(cache=True, nogil=True)
+def _correlated(field, axis, start, count, weights):  # pragma: no cover - compiled
+    """``ndimage.correlate1d(field, weights, axis, mode="nearest")`` at positions
+    [start, start + count) along ``axis``, rounded to float32 as scipy's float32
+    output is; symmetric weights, summed in scipy's order (the centre tap, then
+    the pairs from the outermost in) in float64, so the values are scipy's bit for bit.
+
+    Each tap is added to a whole row at a time, which the compiler vectorises,
+    and rows whose taps read only zeros are zero without a sum: most of a
+    label's box is outside the label.
+    """
+    radius = weights.size // 2
+    nz, ny, nx = field.shape
+    last = field.shape[axis] - 1
+    occupied = np.zeros((nz, ny), np.bool_)
+    for z in range(nz):
+        for y in range(ny):
+            for x in range(nx):
+                if field[z, y, x] != 0:
+                    occupied[z, y] = True
+                    break
+    if axis == 2:
+        out = np.zeros((nz, ny, count), np.float32)
+        line = np.empty(count + 2 * radius)
+        total = np.empty(count)
+        for z in range(nz):
+            for y in range(ny):
+                if not occupied[z, y]:
+                    continue
+                for i in range(line.size):
+                    line[i] = field[z, y, min(max(start + i - radius, 0), last)]
+                for i in range(count):
+                    total[i] = line[i + radius] * weights[radius]
+                for j in range(radius, 0, -1):
+                    _add_taps(total, line[radius - j:radius - j + count], line[radius + j:radius + j + count],
+                              weights[radius - j])
+                out[z, y] = total
+        return out
+    total = np.empty(nx)
+    shape = (count, ny, nx) if axis == 0 else (nz, count, nx)
+    out = np.zeros(shape, np.float32)
+    for z in range(shape[0]):
+        for y in range(shape[1]):
+            c = start + (z if axis == 0 else y)
+            lowest, highest = max(c - radius, 0), min(c + radius, last)
+            read = False
+            for q in range(lowest, highest + 1):
+                read = read or (occupied[q, y] if axis == 0 else occupied[z, q])
+            if not read:
+                continue
+            centre = field[c, y] if axis == 0 else field[z, c]
+            for x in range(nx):
+                total[x] = np.float64(centre[x]) * weights[radius]
+            for j in range(radius, 0, -1):
+                if axis == 0:
+                    below, above = field[max(c - j, 0), y], field[min(c + j, last), y]
+                else:
+                    below, above = field[z, max(c - j, 0)], field[z, min(c + j, last)]
+                _add_taps(total, below, above, weights[radius - j])
+            out[z, y] = total
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _smoothed(field, start, count, weights_z, weights_y, weights_x):  # pragma: no cover - compiled
+    """:func:`_smoothed_region` compiled, in float32: ``field`` smoothed on the region
+    ``start`` + [0, ``count``) per axis, in its shape; 2–4× faster than scipy's passes
+    (0.026 s against 0.053–0.11 s for the interface normals' 131³ region)."""
+    out = _correlated(field, 0, start[0], count[0], weights_z)
+    out = _correlated(out, 1, start[1], count[1], weights_y)
+    return _correlated(out, 2, start[2], count[2], weights_x)
+
+
 def _owned_cells(halo, core, at_end):
     """Slices of a haloed block holding its voxels plus one beyond each inner upper face."""
     return tuple(slice(h, h + n + (0 if end else 1)) for h, n, end in zip(halo, core, at_end))
