@@ -97,20 +97,25 @@ def test_chunks_do_not_change_areas():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_cropped_gaussian_equals_scipy_bit_for_bit(dtype):
-    """The smoothing behind every normal and envelope (cropped passes, cached
-    weights) gives scipy's ``gaussian_filter`` values exactly on the region."""
+def test_cropped_gaussian_equals_scipy(dtype):
+    """The smoothing behind every normal and envelope (cropped compiled passes,
+    cached weights) gives scipy's ``gaussian_filter`` values on the region:
+    bit for bit from float32, within float32 rounding from float64."""
     from scipy import ndimage
 
-    from ssbimage.measure._surfaces import _gaussian_on
+    from ssbimage.measure._surfaces import _gaussian_weights, _smoothed
 
     field = np.random.default_rng(1).random((40, 41, 42)).astype(dtype)
-    region = (slice(10, 30), slice(9, 31), slice(12, 30))
+    region = (slice(10, 30), slice(9, 31), slice(12, 42))
     for sigmas in [(0.8,) * 3, (1.6, 0.8, 0.8), (2.0,) * 3, (0.3, 3.3, 1.0)]:
-        found = _gaussian_on(field, sigmas, region)
-        expected = ndimage.gaussian_filter(field, sigmas, mode="nearest", truncate=4.0)
-        assert found.dtype == dtype and not found[:10].any()
-        np.testing.assert_array_equal(found[region], expected[region])
+        found = _smoothed(field, tuple(r.start for r in region), tuple(r.stop - r.start for r in region),
+                          *[np.ascontiguousarray(_gaussian_weights(s)) for s in sigmas])
+        expected = ndimage.gaussian_filter(field, sigmas, mode="nearest", truncate=4.0)[region]
+        assert found.dtype == np.float32
+        if dtype == np.float32:
+            np.testing.assert_array_equal(found, expected)
+        else:
+            np.testing.assert_allclose(found, expected, rtol=3e-7, atol=0)  # three float32 roundings
 
 
 def test_smoothed_indicator_equals_scipy_bit_for_bit():

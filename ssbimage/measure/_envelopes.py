@@ -46,8 +46,10 @@ INNER_PAD = 1
 
 @numba.njit(cache=True, nogil=True)
 def _smoothed_indicator(labels, k, lo, hi, region_lo, region_hi, weights_z, weights_y, weights_x):  # pragma: no cover - compiled
-    """``_smoothed_region((labels[lo:hi] == k).astype(np.float32), sigmas, region)``, the same values
-    (block coordinates; the region inside [lo, hi)), as float64."""
+    """The indicator of ``labels == k`` on the box [lo, hi) smoothed on the region (block
+    coordinates, inside the box) by :func:`_smoothed`, as float64: the values of scipy's
+    ``gaussian_filter`` of the box's float32 indicator, without the indicator's array
+    beyond the smoothing's reach."""
     z0, z1 = max(region_lo[0] - weights_z.size // 2, lo[0]), min(region_hi[0] + weights_z.size // 2, hi[0])
     y0, y1 = max(region_lo[1] - weights_y.size // 2, lo[1]), min(region_hi[1] + weights_y.size // 2, hi[1])
     x0, x1 = max(region_lo[2] - weights_x.size // 2, lo[2]), min(region_hi[2] + weights_x.size // 2, hi[2])
@@ -112,7 +114,7 @@ def _block_label_areas(labels, origin_in_block, core, at_end, sigmas, spacing, c
     """Rows (label, area in 2⁻³² µm²) of the labels' envelopes meshed in this block's owned cells.
 
     One compiled pass per label: its indicator, smoothed in three cropped
-    passes (as :func:`_smoothed_region`), meshed and curvature-corrected
+    passes (:func:`_smoothed`), meshed and curvature-corrected
     without leaving the compiled code (NumPy's temporaries and scipy's calls
     per label were half the time: docs/performance.md, item 31).
     """

@@ -75,34 +75,6 @@ def _gaussian_weights(sigma: float) -> np.ndarray:
     return weights[::-1]
 
 
-def _gaussian_on(field, sigmas, region):
-    """``ndimage.gaussian_filter(field, sigmas, mode="nearest", truncate=4.0)`` on ``region``
-    (zero elsewhere), bit for bit where the region lies a kernel radius inside the field."""
-    smoothed = _smoothed_region(field, sigmas, region)
-    out = np.zeros(field.shape, smoothed.dtype)
-    out[region] = smoothed
-    return out
-
-
-def _smoothed_region(field, sigmas, region):
-    """:func:`_gaussian_on`'s values on ``region`` only, of the region's shape.
-
-    Each 1-D pass runs only on the lines the later passes read, and ends
-    cropped to the region along its axis: 40 % less work on a 128³ block
-    with the interface halo, 28 % on a particle's box.
-    """
-    radius = [int(4.0 * s + 0.5) for s in sigmas]
-    box = tuple(slice(max(r.start - k, 0), min(r.stop + k, n)) for r, k, n in zip(region, radius, field.shape))
-    smoothed = field[box]
-    for axis, sigma in enumerate(sigmas):
-        smoothed = ndimage.correlate1d(smoothed, _gaussian_weights(float(sigma)), axis=axis, mode="nearest")
-        start = region[axis].start - box[axis].start
-        keep = [slice(None)] * 3
-        keep[axis] = slice(start, start + region[axis].stop - region[axis].start)
-        smoothed = smoothed[tuple(keep)]
-    return smoothed
-
-
 @numba.njit(cache=True, nogil=True)
 def _add_taps(total, below, above, weight):  # pragma: no cover - compiled
     for x in range(total.size):
@@ -174,9 +146,15 @@ def _correlated(field, axis, start, count, weights):  # pragma: no cover - compi
 
 @numba.njit(cache=True, nogil=True)
 def _smoothed(field, start, count, weights_z, weights_y, weights_x):  # pragma: no cover - compiled
-    """:func:`_smoothed_region` compiled, in float32: ``field`` smoothed on the region
-    ``start`` + [0, ``count``) per axis, in its shape; 2–4× faster than scipy's passes
-    (0.026 s against 0.053–0.11 s for the interface normals' 131³ region)."""
+    """``ndimage.gaussian_filter(field, sigmas, mode="nearest", truncate=4.0)`` on the region
+    ``start`` + [0, ``count``) per axis, in its shape, as float32 (scipy's values bit for
+    bit for a float32 field, whose passes scipy also rounds to float32).
+
+    Each pass runs only on the lines the later passes read, and ends cropped
+    to the region along its axis; compiled and row-wise, 2–4× faster than
+    scipy's passes (0.026 s against 0.053–0.11 s for the interface normals'
+    131³ region).
+    """
     out = _correlated(field, 0, start[0], count[0], weights_z)
     out = _correlated(out, 1, start[1], count[1], weights_y)
     return _correlated(out, 2, start[2], count[2], weights_x)
