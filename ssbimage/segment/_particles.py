@@ -252,16 +252,20 @@ def _seam_scan(grown, levels, slab, axis):
     regions = np.column_stack([index, zero, surface, zero]).astype(np.float64)
     both = differ & (lower > 0) & (upper > 0)
     a, b = lower[both].astype(np.int64), upper[both].astype(np.int64)
-    keys = (np.minimum(a, b) << 32) | np.maximum(a, b)
-    necks = np.minimum(low_distance[both], up_distance[both]).astype(np.float64)
+    keys, necks, faces = _pair_sums((np.minimum(a, b) << 32) | np.maximum(a, b),
+                                    np.minimum(low_distance[both], up_distance[both]).astype(np.float64),
+                                    np.ones(len(a)))
+    return regions, np.column_stack([keys >> 32, keys & 0xFFFFFFFF, necks, faces]).astype(np.float64), 0
+
+
+def _pair_sums(keys, necks, faces):
+    """Per distinct pair key (a << 32 | b), in order: the highest neck and the summed faces."""
     order = np.argsort(keys, kind="stable")
-    keys, necks = keys[order], necks[order]
+    keys = keys[order]
     starts = np.flatnonzero(np.diff(keys, prepend=-1))
     if not len(starts):
-        return regions, np.empty((0, 4)), 0
-    pairs = np.column_stack([keys[starts] >> 32, keys[starts] & 0xFFFFFFFF, np.maximum.reduceat(necks, starts),
-                             np.diff(np.append(starts, len(keys)))]).astype(np.float64)
-    return regions, pairs, 0
+        return keys[:0], np.empty(0), np.empty(0)
+    return keys[starts], np.maximum.reduceat(necks[order], starts), np.add.reduceat(faces[order], starts)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -385,13 +389,9 @@ def _region_graph(parts, n_markers):
             np.add.at(surfaces, index, regions[:, 2])
             np.add.at(voxels, index, regions[:, 3])
     rows = np.concatenate([part[1] for part in parts]) if parts else np.empty((0, 4))
-    keys = (rows[:, 0].astype(np.int64) << 32) | rows[:, 1].astype(np.int64)
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    starts = np.flatnonzero(np.diff(keys, prepend=-1))
-    necks = np.maximum.reduceat(rows[order, 2], starts) if len(starts) else np.empty(0)
-    shared = np.add.reduceat(rows[order, 3], starts) if len(starts) else np.empty(0)
-    ends = np.column_stack([keys[starts] >> 32, keys[starts] & 0xFFFFFFFF])
+    keys, necks, shared = _pair_sums((rows[:, 0].astype(np.int64) << 32) | rows[:, 1].astype(np.int64),
+                                     rows[:, 2], rows[:, 3])
+    ends = np.column_stack([keys >> 32, keys & 0xFFFFFFFF])
     return peaks, surfaces, voxels, ends, necks, shared
 
 
