@@ -211,12 +211,23 @@ def _march(field, level, cases, corners, edges, spacing):  # pragma: no cover - 
             if (max(highest[z, y], highest[z + 1, y], highest[z, y + 1], highest[z + 1, y + 1]) < level
                     or min(lowest[z, y], lowest[z + 1, y], lowest[z, y + 1], lowest[z + 1, y + 1]) >= level):
                 continue
+            # corners 4–7 are corners 0–3 one voxel on in x: each cell reads
+            # only its upper x face and takes the lower one from the cell before
+            for c in range(4):
+                values[c + 4] = field[z + corners[c, 0], y + corners[c, 1], 0]
+            upper = 0
+            for c in range(4):
+                if values[c + 4] < level:
+                    upper |= 1 << c
             for x in range(nx - 1):
-                case = 0
-                for c in range(8):
-                    values[c] = field[z + corners[c, 0], y + corners[c, 1], x + corners[c, 2]]
-                    if values[c] < level:
-                        case |= 1 << c
+                lower = upper
+                upper = 0
+                for c in range(4):
+                    values[c] = values[c + 4]
+                    values[c + 4] = field[z + corners[c, 0], y + corners[c, 1], x + 1]
+                    if values[c + 4] < level:
+                        upper |= 1 << c
+                case = lower | (upper << 4)
                 if case == 0 or case == 255:
                     continue
                 for e in range(12):
