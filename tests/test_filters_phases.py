@@ -18,8 +18,8 @@ def noisy():
 @pytest.mark.parametrize("chunks", [(30, 34, 38), (10, 11, 13), (7, 34, 5)])
 def test_gaussian_equals_scipy(noisy, chunks):
     out = gaussian(da.from_array(noisy, chunks=chunks), 1.5)
-    np.testing.assert_allclose(out.compute(), ndimage.gaussian_filter(noisy, 1.5, mode="nearest"),
-                               rtol=1e-6)
+    # bit for bit from float32, also where chunks thinner than the halo join a neighbour
+    np.testing.assert_array_equal(out.compute(), ndimage.gaussian_filter(noisy, 1.5, mode="nearest"))
 
 
 def test_gaussian_sigma_in_micrometres_with_anisotropic_spacing(noisy):

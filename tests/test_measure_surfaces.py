@@ -103,13 +103,14 @@ def test_cropped_gaussian_equals_scipy(dtype):
     bit for bit from float32, within float32 rounding from float64."""
     from scipy import ndimage
 
-    from ssbimage.measure._surfaces import _gaussian_weights, _smoothed
+    from ssbimage._smoothing import gaussian_weights as _gaussian_weights
+    from ssbimage._smoothing import smoothed as _smoothed
 
     field = np.random.default_rng(1).random((40, 41, 42)).astype(dtype)
     region = (slice(10, 30), slice(9, 31), slice(12, 42))
     for sigmas in [(0.8,) * 3, (1.6, 0.8, 0.8), (2.0,) * 3, (0.3, 3.3, 1.0)]:
         found = _smoothed(field, tuple(r.start for r in region), tuple(r.stop - r.start for r in region),
-                          *[np.ascontiguousarray(_gaussian_weights(s)) for s in sigmas])
+                          *[_gaussian_weights(s) for s in sigmas])
         expected = ndimage.gaussian_filter(field, sigmas, mode="nearest", truncate=4.0)[region]
         assert found.dtype == np.float32
         if dtype == np.float32:
@@ -125,7 +126,7 @@ def test_smoothed_indicator_equals_scipy_bit_for_bit():
     from scipy import ndimage
 
     from ssbimage.measure._envelopes import _smoothed_indicator
-    from ssbimage.measure._surfaces import _gaussian_weights
+    from ssbimage._smoothing import gaussian_weights as _gaussian_weights
 
     labels = np.random.default_rng(2).integers(0, 3, (30, 31, 32)).astype(np.uint32)
     lo, hi = np.array([2, 3, 1]), np.array([28, 30, 32])
@@ -133,7 +134,7 @@ def test_smoothed_indicator_equals_scipy_bit_for_bit():
     box = tuple(slice(a, b) for a, b in zip(lo, hi))
     region = tuple(slice(a - b, c - b) for a, b, c in zip(region_lo, lo, region_hi))
     for sigmas in [(0.8,) * 3, (1.6, 0.8, 0.8), (0.3, 2.2, 1.0)]:
-        weights = [np.ascontiguousarray(_gaussian_weights(s)) for s in sigmas]
+        weights = [_gaussian_weights(s) for s in sigmas]
         found = _smoothed_indicator(labels, 1, lo, hi, region_lo, region_hi, *weights)
         expected = ndimage.gaussian_filter((labels[box] == 1).astype(np.float32), sigmas, mode="nearest",
                                            truncate=4.0)

@@ -29,8 +29,9 @@ from scipy import ndimage
 
 from .._arrays import _is_distributed, as_dask, compute_in_batches, kernel_threads
 from .._spacing import check_spacing
-from ._surfaces import (_CASES, _CORNERS, _EDGES, FIXED_POINT, _area_factors, _derivatives_at, _smoothed,
-                        _gaussian_weights, _grouped, _halo, _haloed_blocks, _march, _owned_cells, _sigmas)
+from .._smoothing import gaussian_weights, smoothed
+from ._surfaces import (_CASES, _CORNERS, _EDGES, FIXED_POINT, _area_factors, _derivatives_at, _grouped, _halo,
+                        _haloed_blocks, _march, _owned_cells, _sigmas)
 
 __all__ = ["label_surface_areas"]
 
@@ -47,7 +48,7 @@ INNER_PAD = 1
 @numba.njit(cache=True, nogil=True)
 def _smoothed_indicator(labels, k, lo, hi, region_lo, region_hi, weights_z, weights_y, weights_x):  # pragma: no cover - compiled
     """The indicator of ``labels == k`` on the box [lo, hi) smoothed on the region (block
-    coordinates, inside the box) by :func:`_smoothed`, as float64: the values of scipy's
+    coordinates, inside the box) by :func:`ssbimage._smoothing.smoothed`, as float64: the values of scipy's
     ``gaussian_filter`` of the box's float32 indicator, without the indicator's array
     beyond the smoothing's reach."""
     z0, z1 = max(region_lo[0] - weights_z.size // 2, lo[0]), min(region_hi[0] + weights_z.size // 2, hi[0])
@@ -60,7 +61,7 @@ def _smoothed_indicator(labels, k, lo, hi, region_lo, region_hi, weights_z, weig
             for x in range(x1 - x0):
                 indicator[z - z0, y - y0, x] = 1.0 if row[x] == k else 0.0
     box_lo = (z0, y0, x0)
-    field = _smoothed(indicator, (region_lo[0] - box_lo[0], region_lo[1] - box_lo[1], region_lo[2] - box_lo[2]),
+    field = smoothed(indicator, (region_lo[0] - box_lo[0], region_lo[1] - box_lo[1], region_lo[2] - box_lo[2]),
                       (region_hi[0] - region_lo[0], region_hi[1] - region_lo[1], region_hi[2] - region_lo[2]),
                       weights_z, weights_y, weights_x)
     return field.astype(np.float64)
@@ -114,7 +115,7 @@ def _block_label_areas(labels, origin_in_block, core, at_end, sigmas, spacing, c
     """Rows (label, area in 2⁻³² µm²) of the labels' envelopes meshed in this block's owned cells.
 
     One compiled pass per label: its indicator, smoothed in three cropped
-    passes (:func:`_smoothed`), meshed and curvature-corrected
+    passes (:func:`ssbimage._smoothing.smoothed`), meshed and curvature-corrected
     without leaving the compiled code (NumPy's temporaries and scipy's calls
     per label were half the time: docs/performance.md, item 31).
     """
@@ -125,7 +126,7 @@ def _block_label_areas(labels, origin_in_block, core, at_end, sigmas, spacing, c
     for index, box in enumerate(found):
         if box is not None:
             boxes[index] = [box[0].start, box[0].stop, box[1].start, box[1].stop, box[2].start, box[2].stop]
-    weights = [np.ascontiguousarray(_gaussian_weights(float(s))) for s in sigmas]
+    weights = [gaussian_weights(float(s)) for s in sigmas]
     return _envelope_rows(labels, boxes, np.array([o.start for o in owned], np.int64),
                           np.array([o.stop for o in owned], np.int64), INNER_PAD, np.array(pad, np.int64), *weights,
                           _CASES, _CORNERS, _EDGES, np.asarray(spacing, np.float64), float(sigmas[0] * spacing[0]),

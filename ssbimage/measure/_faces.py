@@ -39,7 +39,8 @@ from .._compiled import grown
 from .._distance import clipped_signed_distance
 from .._spacing import check_spacing
 from ._envelopes import _smoothed_indicator
-from ._surfaces import (FIXED_POINT, _gaussian_weights, _haloed_blocks, _sigmas, _smoothed, _sum_by_key,
+from .._smoothing import gaussian_weights, smoothed
+from ._surfaces import (FIXED_POINT, _haloed_blocks, _sigmas, _sum_by_key,
                         gap_voxels)
 
 __all__ = ["interface_areas"]
@@ -54,9 +55,9 @@ def _smoothed_signed_distance(mask, spacing, sigmas, region):
     radius = [int(4.0 * s + 0.5) for s in sigmas]
     box = tuple(slice(max(r.start - k, 0), min(r.stop + k, n)) for r, k, n in zip(region, radius, mask.shape))
     distance = clipped_signed_distance(mask, spacing, float(DISTANCE_CLIP * spacing.max()), box)
-    return _smoothed(distance, tuple(r.start - b.start for r, b in zip(region, box)),
+    return smoothed(distance, tuple(r.start - b.start for r, b in zip(region, box)),
                      tuple(r.stop - r.start for r in region),
-                     *[np.ascontiguousarray(_gaussian_weights(s)) for s in sigmas]).astype(np.float64)
+                     *[gaussian_weights(s) for s in sigmas]).astype(np.float64)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -132,7 +133,7 @@ def _block_faces(phases, labels, halo, core, at_end, phase, spacing, smoothing, 
     # compiled, on the region only, from the mask itself (no float copy of the block)
     narrow = _smoothed_indicator(mask.view(np.uint8), 1, np.zeros(3, np.int64), np.array(mask.shape, np.int64),
                                  origin, np.array([r.stop for r in near_core], np.int64),
-                                 *[np.ascontiguousarray(_gaussian_weights(s)) for s in _sigmas(thin_smoothing, spacing)])
+                                 *[gaussian_weights(s) for s in _sigmas(thin_smoothing, spacing)])
     # the gap test reads two voxels beyond the fields' region
     around = tuple(slice(r.start - 2, r.stop + 2) for r in near_core)
     thin = gap_voxels(mask[around])[2:-2, 2:-2, 2:-2]
