@@ -46,7 +46,8 @@ INNER_PAD = 1
 
 
 @numba.njit(cache=True, nogil=True)
-def _smoothed_indicator(labels, k, lo, hi, region_lo, region_hi, weights_z, weights_y, weights_x):  # pragma: no cover - compiled
+def _smoothed_indicator(labels, k, lo, hi, region_lo, region_hi,  # pragma: no cover - compiled
+                        weights_z, weights_y, weights_x):
     """The indicator of ``labels == k`` on the box [lo, hi) smoothed on the region (block
     coordinates, inside the box) by :func:`ssbimage._smoothing.smoothed`, as float64: the values of scipy's
     ``gaussian_filter`` of the box's float32 indicator, without the indicator's array
@@ -74,7 +75,8 @@ def _envelope_rows(labels, boxes, owned_lo, owned_hi, inner_pad, pad, weights_z,
     bounding box (start, stop per axis; start −1 for a label not in the block)."""
     rows = np.empty((boxes.shape[0], 2), np.int64)
     count = 0
-    lo, hi, wide_lo, wide_hi = np.empty(3, np.int64), np.empty(3, np.int64), np.empty(3, np.int64), np.empty(3, np.int64)
+    lo, hi = np.empty(3, np.int64), np.empty(3, np.int64)
+    wide_lo, wide_hi = np.empty(3, np.int64), np.empty(3, np.int64)
     needed_lo, needed_hi = np.empty(3, np.int64), np.empty(3, np.int64)
     for index in range(boxes.shape[0]):
         if boxes[index, 0] < 0:

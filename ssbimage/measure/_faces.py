@@ -38,10 +38,9 @@ from .._arrays import as_dask, compute_in_batches
 from .._compiled import grown
 from .._distance import clipped_signed_distance
 from .._spacing import check_spacing
-from ._envelopes import _smoothed_indicator
 from .._smoothing import gaussian_weights, smoothed
-from ._surfaces import (FIXED_POINT, _haloed_blocks, _sigmas, _sum_by_key,
-                        gap_voxels)
+from ._envelopes import _smoothed_indicator
+from ._surfaces import FIXED_POINT, _haloed_blocks, _sigmas, _sum_by_key, gap_voxels
 
 __all__ = ["interface_areas"]
 
@@ -61,15 +60,17 @@ def _smoothed_signed_distance(mask, spacing, sigmas, region):
 
 
 @numba.njit(cache=True, nogil=True)
-def _faces_along(axis, mask, phases, labels, wide, narrow, origin, thin, lo, hi, spacing, fixed_point):  # pragma: no cover - compiled
+def _faces_along(axis, mask, phases, labels, wide, narrow, origin, thin, lo, hi, spacing,  # pragma: no cover - compiled
+                 fixed_point):
     """Owner label, facing phase and area (in 1 / ``fixed_point`` µm², each face rounded) of the
     faces between each voxel v in [lo, hi) and v + 1 along ``axis`` that separate the phase
     from the rest; consecutive faces with the same owner and facing phase share a row.
 
     A face's normal is the mean of the central-difference gradients (as
     ``np.gradient``) of ``wide`` at its two voxels, or of ``narrow`` if
-    either voxel is on a thin gap (``thin``, ``wide`` and ``narrow`` start at ``origin``); it stands for |n_axis| / |n| of its area
-    (a plain face if the normal vanishes). Compiled: the NumPy version's
+    either voxel is on a thin gap (``thin``, ``wide`` and ``narrow`` start
+    at ``origin``); it stands for |n_axis| / |n| of its area (a plain face
+    if the normal vanishes). Compiled: the NumPy version's
     gathers held the GIL.
     """
     step = np.zeros(3, np.int64)
@@ -108,7 +109,8 @@ def _faces_along(axis, mask, phases, labels, wide, narrow, origin, thin, lo, hi,
                     face_facing, face_owner = phases[z, y, x], labels[z2, y2, x2]
                 units = np.int64(np.rint(weight * face_area * fixed_point))
                 # runs of faces with the same owner and facing phase (a patch
-                # crossed along a row) are summed here: a quarter as many rows to sort
+                # crossed along a row) are summed here: half as many rows to sort (a
+                # 128³ block of the 512³ bench: 154 000 rows for 307 000 faces)
                 if count > 0 and owner[count - 1] == face_owner and facing[count - 1] == face_facing:
                     area[count - 1] += units
                     continue
