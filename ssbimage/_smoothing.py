@@ -23,7 +23,10 @@ __all__ = ["gaussian_weights", "smoothed"]
 def gaussian_weights(sigma: float, truncate: float = 4.0) -> np.ndarray:
     """The weights ``ndimage.gaussian_filter1d(..., truncate=truncate)`` passes to ``correlate1d``
     (scipy's formula), made once per σ: a particle's box is smoothed
-    in three short passes, and making the kernel took a sixth of each."""
+    in three short passes, and making the kernel took a sixth of each. A σ of
+    zero leaves the axis as it is, as scipy does."""
+    if sigma <= 1e-15:
+        return np.ones(1)
     radius = int(float(truncate) * float(sigma) + 0.5)
     x = np.arange(-radius, radius + 1)
     weights = np.exp(-0.5 / (sigma * sigma) * x ** 2)

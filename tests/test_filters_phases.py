@@ -22,6 +22,11 @@ def test_gaussian_equals_scipy(noisy, chunks):
     np.testing.assert_array_equal(out.compute(), ndimage.gaussian_filter(noisy, 1.5, mode="nearest"))
 
 
+def test_gaussian_with_a_zero_sigma_leaves_that_axis(noisy):
+    out = gaussian(da.from_array(noisy, chunks=(8, 9, 10)), (1.0, 0.0, 2.0))
+    np.testing.assert_array_equal(out.compute(), ndimage.gaussian_filter(noisy, (1.0, 0.0, 2.0), mode="nearest"))
+
+
 def test_gaussian_sigma_in_micrometres_with_anisotropic_spacing(noisy):
     out = gaussian(da.from_array(noisy, chunks=9), 1.0, spacing=(1.0, 0.5, 0.5))
     expected = ndimage.gaussian_filter(noisy, (1.0, 2.0, 2.0), mode="nearest")

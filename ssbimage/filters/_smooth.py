@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import dask.array as da
-from dask.array.overlap import ensure_minimum_chunksize
 import numpy as np
+from dask.array.overlap import ensure_minimum_chunksize
 from scipy import ndimage
 
 from .._arrays import as_dask
