@@ -26,12 +26,12 @@ def gaussian_weights(sigma: float, truncate: float = 4.0) -> np.ndarray:
     in three short passes, and making the kernel took a sixth of each. A σ of
     zero leaves the axis as it is, as scipy does."""
     if sigma <= 1e-15:
-        return np.ones(1)
-    radius = int(float(truncate) * float(sigma) + 0.5)
-    x = np.arange(-radius, radius + 1)
-    weights = np.exp(-0.5 / (sigma * sigma) * x ** 2)
-    weights = weights / weights.sum()
-    weights = np.ascontiguousarray(weights[::-1])
+        weights = np.ones(1)
+    else:
+        radius = int(float(truncate) * float(sigma) + 0.5)
+        x = np.arange(-radius, radius + 1)
+        weights = np.exp(-0.5 / (sigma * sigma) * x ** 2)
+        weights = np.ascontiguousarray((weights / weights.sum())[::-1])
     weights.setflags(write=False)
     return weights
 
