@@ -51,12 +51,12 @@ def _smoothed_signed_distance(mask, spacing, sigmas, region):
     """The signed distance to the phase's boundary (µm, clipped at DISTANCE_CLIP voxels) smoothed
     with ``sigmas`` (compiled passes, float32), in the shape of ``region``; the distance is
     computed only where the smoothing reads it (the region and a kernel radius)."""
-    radius = [int(4.0 * s + 0.5) for s in sigmas]
-    box = tuple(slice(max(r.start - k, 0), min(r.stop + k, n)) for r, k, n in zip(region, radius, mask.shape))
+    weights = [gaussian_weights(s) for s in sigmas]
+    box = tuple(slice(max(r.start - w.size // 2, 0), min(r.stop + w.size // 2, n))
+                for r, w, n in zip(region, weights, mask.shape))
     distance = clipped_signed_distance(mask, spacing, float(DISTANCE_CLIP * spacing.max()), box)
     return smoothed(distance, tuple(r.start - b.start for r, b in zip(region, box)),
-                     tuple(r.stop - r.start for r in region),
-                     *[gaussian_weights(s) for s in sigmas]).astype(np.float64)
+                    tuple(r.stop - r.start for r in region), *weights).astype(np.float64)
 
 
 @numba.njit(cache=True, nogil=True)

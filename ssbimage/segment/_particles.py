@@ -229,9 +229,9 @@ def _watershed_and_scan(location, inner, levels, markers, *, target):
 
 def _seams(blocks, shape):
     """Per block and axis with a next block: the two voxel layers either side of their seam."""
-    edges = [np.concatenate([[0], np.cumsum(c)]) for c in blocks]
-    for index in np.ndindex(*(len(c) for c in blocks)):
-        location = [slice(int(e[i]), int(e[i + 1])) for e, i in zip(edges, index)]
+    from .._scratch import _locations
+
+    for location in _locations(blocks):
         for axis in range(3):
             stop = location[axis].stop
             if stop < shape[axis]:
