@@ -161,14 +161,17 @@ def test_envelopes_meshed_one_voxel_around_each_box_miss_no_cell(spacing, monkey
     np.testing.assert_array_equal(tight.to_numpy(), loose.to_numpy())
 
 
-@pytest.mark.parametrize("least, count", [(None, 5 * 4 * 4), ((20, 20, 20), 3 * 2 * 2), ((25, 1, 44), 2 * 4 * 1)])
-def test_haloed_blocks_are_the_edge_padded_volume_cut_out(least, count):
+@pytest.mark.parametrize("chunks, least, count", [
+    ((10, 12, 11), None, 5 * 4 * 4), ((10, 12, 11), (20, 20, 20), 3 * 2 * 2), ((10, 12, 11), (25, 1, 44), 2 * 4 * 1),
+    # a chunk thinner than the halo is widened from its neighbour's voxels
+    (((20, 2, 28), 37, (40, 4)), None, 3 * 1 * 2)])
+def test_haloed_blocks_are_the_edge_padded_volume_cut_out(chunks, least, count):
     import dask
 
     from ssbimage.measure._surfaces import _haloed_blocks
 
     volume = np.random.default_rng(0).integers(0, 2**31, (50, 37, 44))
-    chunks, halo = (10, 12, 11), (3, 4, 2)
+    halo = (3, 4, 2)
     padded = np.pad(volume, [(h, h) for h in halo], mode="edge")
     covered = np.zeros(volume.shape, int)
     found = list(_haloed_blocks([da.from_array(volume, chunks=chunks)], halo, least))

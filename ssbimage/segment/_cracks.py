@@ -41,6 +41,9 @@ def segment_cracks(phases, particles, *, spacing=None, connectivity: int = 26):
     voxel = float(np.prod(check_spacing(spacing, 3))) if spacing is not None else 1.0
     labels, n = label(phases == CRACK, connectivity=connectivity)
     n = int(n.compute())
+    if n == 0:  # no crack phase (grey thresholds give none): nothing to read twice more
+        return labels, pd.DataFrame({"label": np.zeros(0, np.int64), "voxels": np.zeros(0, np.int64),
+                                     "volume": np.zeros(0), "host": np.zeros(0, np.int64)})
     frame = overlap_counts(labels, particles).rename(columns={"first": "crack", "second": "particle"})
     host = np.zeros(n + 1, np.int64)
     best = frame.sort_values(["crack", "count", "particle"], ascending=[True, False, True])
