@@ -14,6 +14,28 @@ def as_dask(image) -> da.Array:
     return data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
 
 
+def array_of_blocks(name: str, function, arguments: dict, chunks, dtype) -> da.Array:
+    """A lazy array whose block ``index`` is ``function(*arguments[index])``, one task per block.
+
+    ``arguments`` maps every block index (a tuple) to that block's arguments
+    (Delayed values or plain ones). Unlike ``da.block`` of ``da.from_delayed``
+    pieces, which adds a task per piece and concatenations along each axis
+    (256 extra tasks for 4³ blocks), each block's key is its own task's, so
+    a ``dask.distributed`` scheduler has a quarter of the tasks to handle.
+    ``name`` must be unique to the computation (a token of its inputs).
+    """
+    import dask
+    from dask.highlevelgraph import HighLevelGraph
+
+    run = dask.delayed(function, pure=True)
+    parts = [run(*arguments[index], dask_key_name=(name, *index))
+             for index in np.ndindex(*(len(c) for c in chunks))]
+    # one low-level layer under the array's name (the inputs are to_delayed
+    # blocks, already materialised), so that culling finds it
+    graph = dict(HighLevelGraph.merge(*[part.__dask_graph__() for part in parts]))
+    return da.Array(graph, name, chunks, dtype=dtype)
+
+
 def kernel_threads() -> int:
     """Cores this process may use: the particles' large haloed blocks are
     computed this many at a time (one per Dask thread)."""

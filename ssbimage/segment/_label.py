@@ -12,7 +12,7 @@ from dask.base import tokenize
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from .._arrays import as_dask, compute_in_batches
+from .._arrays import array_of_blocks, as_dask, compute_in_batches
 from ._runs import compact_runs, face_labels, first_voxels, label_runs, paint_runs
 
 __all__ = ["label"]
@@ -126,9 +126,11 @@ def _paint(shape, runs, n, offset, lookup):
     return paint_runs(shape, runs, table)
 
 
-def _relabel(block, offset, lookup, connectivity):
-    runs, n = label_runs(block, connectivity)
-    return _paint(block.shape, runs, n, offset, lookup)
+def _final_block(block, runs, shape, n, offset, lookup, connectivity):
+    """Pass 2 for one chunk: its final labels, from its kept runs or, without them, labelled again."""
+    if runs is None:
+        runs, n = label_runs(block, connectivity)
+    return _paint(shape, runs, n, offset, lookup)
 
 
 def keep_labels(labels, keep) -> da.Array:
@@ -213,16 +215,14 @@ def label(mask, *, connectivity: int = 26, keep_runs: bool = True):
     summaries = compute_in_batches(summaries)
     offsets, lookup, n = _mapping(summaries, grid, connectivity)
     lookup = dask.delayed(lookup, pure=True)  # one copy in the graph, not one per block
-    relabel = dask.delayed(_relabel, pure=True)
-    token = tokenize(mask.name, connectivity)
-    parts = np.empty(grid, dtype=object)
+    arguments = {}
     for k, idx in enumerate(np.ndindex(*grid)):
         shape = tuple(mask.chunks[a][idx[a]] for a in range(3))
         count, _, _, runs = summaries[k]
         if runs is None:  # label the chunk again
-            part = relabel(blocks[idx], int(offsets[k]), lookup, connectivity)
+            arguments[idx] = (blocks[idx], None, shape, count, int(offsets[k]), lookup, connectivity)
         else:  # paint the runs kept from pass 1: the mask is not read again
-            part = dask.delayed(_paint)(shape, runs, count, int(offsets[k]), lookup,
-                                        dask_key_name=f"label-paint-{token}-{k}")
-        parts[idx] = da.from_delayed(part, shape, dtype=np.uint32)
-    return da.block(parts.tolist()), da.from_array(np.asarray(n))
+            arguments[idx] = (None, runs, shape, count, int(offsets[k]), lookup, connectivity)
+    labels = array_of_blocks(f"label-{tokenize(mask.name, connectivity)}", _final_block, arguments, mask.chunks,
+                             np.uint32)
+    return labels, da.from_array(np.asarray(n))
