@@ -42,18 +42,19 @@ def kernel_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-#: inputs up to this size are read once: their haloed blocks are computed in one go
-READ_ONCE_BYTES = 1 << 30
+#: haloed blocks are computed in one go where that holds at most this much of their inputs
+READ_ONCE_BYTES = 3 << 29
 
 
-def compute_in_batches(parts, batch: int = 8, *, input_bytes: int | None = None) -> list:
+def compute_in_batches(parts, batch: int = 8, *, held_bytes: int | None = None) -> list:
     """Compute delayed block results a few at a time; returns their values in order.
 
-    ``input_bytes``, the size of the arrays the parts read, lets the parts of
-    inputs of at most ``READ_ONCE_BYTES`` be computed in one go: batches read
-    the chunks shared by neighbouring blocks' halos once per batch, and a
-    512³ volume's interface areas took 10.5–11.2 s in batches of 8 against
-    9.4–9.9 s in one go, at a peak of 0.80 against 1.04 GiB (item 36).
+    ``held_bytes``, what computing every part in one go would hold of their
+    inputs at once, lets parts be computed in one go where that is at most
+    ``READ_ONCE_BYTES`` (1.5 GiB). Batches read the chunks that neighbouring
+    blocks' halos share once per batch: a 512³ volume's interface areas took
+    10.5–11.2 s in batches of 8 against 9.4–9.9 s in one go, at a peak of
+    0.80 against 1.04 GiB (item 36).
 
     One ``dask.compute`` over every block lets the scheduler read the haloed
     inputs of many blocks before it processes them; batches of a few blocks
@@ -77,7 +78,7 @@ def compute_in_batches(parts, batch: int = 8, *, input_bytes: int | None = None)
 
     parts = list(parts)
     schedule = get_scheduler(collections=parts)
-    if input_bytes is not None and input_bytes <= READ_ONCE_BYTES:
+    if held_bytes is not None and held_bytes <= READ_ONCE_BYTES:
         batch = len(parts)
     if len(parts) <= batch or _is_distributed(schedule):
         return list(dask.compute(*parts))
