@@ -43,7 +43,7 @@ def kernel_threads() -> int:
 
 
 #: haloed blocks are computed in one go where that holds at most this much of their inputs
-READ_ONCE_BYTES = 3 << 29
+READ_ONCE_BYTES = 1 << 30
 
 
 def compute_in_batches(parts, batch: int = 8, *, held_bytes: int | None = None) -> list:
@@ -51,7 +51,7 @@ def compute_in_batches(parts, batch: int = 8, *, held_bytes: int | None = None) 
 
     ``held_bytes``, what computing every part in one go would hold of their
     inputs at once, lets parts be computed in one go where that is at most
-    ``READ_ONCE_BYTES`` (1.5 GiB). Batches read the chunks that neighbouring
+    ``READ_ONCE_BYTES`` (1 GiB). Batches read the chunks that neighbouring
     blocks' halos share once per batch: a 512³ volume's interface areas took
     10.5–11.2 s in batches of 8 against 9.4–9.9 s in one go, at a peak of
     0.80 against 1.04 GiB (item 36).

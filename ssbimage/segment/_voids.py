@@ -53,7 +53,10 @@ def segment_voids(phases, *, spacing=None, min_volume: float = 0.0, connectivity
     labels, n = label(phases == VOID, connectivity=connectivity)
     near_active = near_phase(phases, ACTIVE)
     n = int(n.compute())
-    voxels, touching = counts_within(labels, n, [near_active])[:, 1:]
+    # in batches of 64 blocks, not 8: each batch reads its blocks' neighbouring
+    # chunks again for their outer layers (1024³ voids, 512 blocks: 16.5 s in
+    # batches of 8, 9.7 s of 64 at a peak 0.25 GiB higher, 8.0 s in one go at 0.5 GiB)
+    voxels, touching = counts_within(labels, n, [near_active], batch=64)[:, 1:]
     keep = voxels * voxel >= min_volume
     table = pd.DataFrame({
         "label": np.arange(1, int(keep.sum()) + 1),
