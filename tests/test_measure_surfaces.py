@@ -189,3 +189,23 @@ def test_haloed_blocks_are_the_edge_padded_volume_cut_out(chunks, least, count):
             assert all(c >= min(m, n - a) for c, m, n, a in zip(core, least, volume.shape, where[0]))
     assert (covered == 1).all()
     assert len(found) == count
+
+
+@pytest.mark.parametrize("blocks", [4, 8, 16])
+def test_batches_of_haloed_blocks_read_within_the_budget(blocks):
+    from ssbimage.measure._surfaces import _batch_within
+
+    arrays = [da.zeros((blocks * 8,) * 3, dtype=np.uint8, chunks=8), da.zeros((blocks * 8,) * 3, dtype=np.uint32, chunks=8)]
+    chunk_bytes = 5 * 8**3
+    budget = 100 * chunk_bytes
+    batch = _batch_within(arrays, budget, least=1)
+    order = list(np.ndindex(blocks, blocks, blocks))
+
+    def read(start, size):  # the chunks a batch's haloed blocks touch
+        return {tuple(int(np.clip(i + d, 0, blocks - 1)) for i, d in zip(index, offset))
+                for index in order[start:start + size] for offset in np.ndindex(3, 3, 3)
+                for offset in [tuple(o - 1 for o in offset)]}
+
+    assert all(len(read(start, batch)) * chunk_bytes <= budget for start in range(0, len(order), batch))
+    # and a larger batch would not fit somewhere (batches stop at one layer of chunks)
+    assert batch == blocks * blocks or any(len(read(start, batch + 1)) * chunk_bytes > budget for start in range(0, len(order), batch + 1))

@@ -40,7 +40,7 @@ from .._distance import clipped_signed_distance
 from .._spacing import check_spacing
 from .._smoothing import gaussian_weights, smoothed
 from ._envelopes import _smoothed_indicator
-from ._surfaces import FIXED_POINT, _haloed_blocks, _sigmas, _sum_by_key, gap_voxels
+from ._surfaces import FIXED_POINT, _batch_within, _haloed_blocks, _sigmas, _sum_by_key, gap_voxels
 
 __all__ = ["interface_areas"]
 
@@ -208,7 +208,8 @@ def interface_areas(phases, *, spacing=None, phase: int = 2, labels=None, smooth
     # Dask works through the blocks in order, holding the decoded chunks until
     # their last neighbour is done: about two layers of chunks along z
     held = 2 * sum(a.nbytes for a in arrays) // arrays[0].numblocks[0]
-    rows = np.concatenate(compute_in_batches(parts, held_bytes=held)) if parts else np.empty((0, 3), np.int64)
+    rows = (np.concatenate(compute_in_batches(parts, _batch_within(arrays), held_bytes=held)) if parts
+            else np.empty((0, 3), np.int64))
     table = pd.DataFrame(rows, columns=["label", "facing", "area_um2"])
     table = table.groupby(["label", "facing"], as_index=False)["area_um2"].sum()
     return table.assign(area_um2=table.area_um2 / FIXED_POINT)
