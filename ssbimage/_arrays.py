@@ -21,7 +21,7 @@ def array_of_blocks(name: str, function, arguments: dict, chunks, dtype) -> da.A
     (Delayed values or plain ones). Unlike ``da.block`` of ``da.from_delayed``
     pieces, which adds a task per piece and concatenations along each axis
     (256 extra tasks for 4³ blocks), each block's key is its own task's, so
-    a ``dask.distributed`` scheduler has a quarter of the tasks to handle.
+    a ``dask.distributed`` scheduler has a fifth of ``label``'s tasks to handle.
     ``name`` must be unique to the computation (a token of its inputs).
     """
     import dask

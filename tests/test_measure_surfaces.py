@@ -195,7 +195,8 @@ def test_haloed_blocks_are_the_edge_padded_volume_cut_out(chunks, least, count):
 def test_batches_of_haloed_blocks_read_within_the_budget(blocks):
     from ssbimage.measure._surfaces import _batch_within
 
-    arrays = [da.zeros((blocks * 8,) * 3, dtype=np.uint8, chunks=8), da.zeros((blocks * 8,) * 3, dtype=np.uint32, chunks=8)]
+    shape = (blocks * 8,) * 3
+    arrays = [da.zeros(shape, dtype=np.uint8, chunks=8), da.zeros(shape, dtype=np.uint32, chunks=8)]
     chunk_bytes = 5 * 8**3
     budget = 100 * chunk_bytes
     batch = _batch_within(arrays, budget, least=1)
@@ -208,4 +209,5 @@ def test_batches_of_haloed_blocks_read_within_the_budget(blocks):
 
     assert all(len(read(start, batch)) * chunk_bytes <= budget for start in range(0, len(order), batch))
     # and a larger batch would not fit somewhere (batches stop at one layer of chunks)
-    assert batch == blocks * blocks or any(len(read(start, batch + 1)) * chunk_bytes > budget for start in range(0, len(order), batch + 1))
+    assert batch == blocks * blocks or any(len(read(start, batch + 1)) * chunk_bytes > budget
+                                           for start in range(0, len(order), batch + 1))

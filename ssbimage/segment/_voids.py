@@ -130,7 +130,8 @@ def _outer_layers(block, code):
     chunk lies from the neighbour that reads them: its first voxels along an axis where d is +1,
     its last where d is −1, all where d is 0."""
     mask = block == code
-    return {d: mask[tuple(slice(None, 1) if o > 0 else slice(-1, None) if o < 0 else slice(None) for o in d)]
+    # copies: views would keep the whole chunk's mask alive until the last neighbour has read them
+    return {d: mask[tuple(slice(None, 1) if o > 0 else slice(-1, None) if o < 0 else slice(None) for o in d)].copy()
             for d in _DIRECTIONS}
 
 
