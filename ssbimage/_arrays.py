@@ -42,19 +42,8 @@ def kernel_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-#: haloed blocks are computed in one go where that holds at most this much of their inputs
-READ_ONCE_BYTES = 1 << 30
-
-
-def compute_in_batches(parts, batch: int = 8, *, held_bytes: int | None = None) -> list:
+def compute_in_batches(parts, batch: int = 8) -> list:
     """Compute delayed block results a few at a time; returns their values in order.
-
-    ``held_bytes``, what computing every part in one go would hold of their
-    inputs at once, lets parts be computed in one go where that is at most
-    ``READ_ONCE_BYTES`` (1 GiB). Batches read the chunks that neighbouring
-    blocks' halos share once per batch: a 512³ volume's interface areas took
-    10.5–11.2 s in batches of 8 against 9.4–9.9 s in one go, at a peak of
-    0.80 against 1.04 GiB (item 36).
 
     One ``dask.compute`` over every block lets the scheduler read the haloed
     inputs of many blocks before it processes them; batches of a few blocks
@@ -78,8 +67,6 @@ def compute_in_batches(parts, batch: int = 8, *, held_bytes: int | None = None) 
 
     parts = list(parts)
     schedule = get_scheduler(collections=parts)
-    if held_bytes is not None and held_bytes <= READ_ONCE_BYTES:
-        batch = len(parts)
     if len(parts) <= batch or _is_distributed(schedule):
         return list(dask.compute(*parts))
     graph = dict(collections_to_expr(parts, optimize_graph=True).optimize().__dask_graph__())

@@ -205,11 +205,7 @@ def interface_areas(phases, *, spacing=None, phase: int = 2, labels=None, smooth
     parts = [dask.delayed(_block_faces)(blocks[0], blocks[1] if labels is not None else None, halo,
                                         core, at_end, phase, spacing, smoothing, thin_smoothing)
              for blocks, core, at_end in _haloed_blocks(arrays, halo)]
-    # Dask works through the blocks in order, holding the decoded chunks until
-    # their last neighbour is done: about two layers of chunks along z
-    held = 2 * sum(a.nbytes for a in arrays) // arrays[0].numblocks[0]
-    rows = (np.concatenate(compute_in_batches(parts, _batch_within(arrays), held_bytes=held)) if parts
-            else np.empty((0, 3), np.int64))
+    rows = np.concatenate(compute_in_batches(parts, _batch_within(arrays))) if parts else np.empty((0, 3), np.int64)
     table = pd.DataFrame(rows, columns=["label", "facing", "area_um2"])
     table = table.groupby(["label", "facing"], as_index=False)["area_um2"].sum()
     return table.assign(area_um2=table.area_um2 / FIXED_POINT)

@@ -375,19 +375,27 @@ def _haloed_blocks(arrays, halo, least=None):
         yield blocks, core, at_end
 
 
-def _batch_within(arrays, budget=None, least=8) -> int:
-    """Blocks per batch of haloed chunks whose chunks and neighbours fit in ``budget`` bytes
-    (default ``READ_ONCE_BYTES``), at least ``least``.
+#: the chunks a batch of haloed blocks reads may take this much memory
+READ_ONCE_BYTES = 1 << 30
 
-    A batch of b consecutive chunks (C order) reads the 3 × 3 × (b + 2) chunks
-    around them, or 3 × (rows + 2) rows of chunks once it spans whole rows;
-    each batch reads its neighbours' chunks again. At most one layer of chunks.
-    At 1024³ in 128³ chunks a batch of 8 (one row) reads 9 chunks per block and
-    16 reads 6; at 2048³ the budget keeps it at 9 (item 37).
+
+def _batch_within(arrays, budget=READ_ONCE_BYTES, least=8) -> int:
+    """Blocks per batch of haloed chunks whose chunks and neighbours fit in ``budget`` bytes,
+    at least ``least``; every block at once where the whole volume fits.
+
+    Each batch reads its neighbours' chunks again. In one go Dask works
+    through the blocks in order and holds the decoded chunks until their last
+    neighbour is done, about two layers of chunks along z, and reads each once:
+    a 512³ volume's interface areas took 10.5–11.2 s in batches of 8 against
+    9.4–9.9 s in one go, at a peak of 0.80 against 1.04 GiB (item 36).
+    Otherwise a batch of b consecutive chunks (C order) reads the
+    3 × 3 × (b + 2) chunks around them, or 3 × (rows + 2) rows of chunks once it
+    spans whole rows, and stops at one layer of chunks. At 1024³ in 128³
+    chunks a batch of 8 (one row) reads 9 chunks per block and 16 reads 6; at
+    2048³ the budget keeps it at 9 (item 37).
     """
-    from .._arrays import READ_ONCE_BYTES
-
-    budget = READ_ONCE_BYTES if budget is None else budget
+    if 2 * sum(a.nbytes for a in arrays) // arrays[0].numblocks[0] <= budget:
+        return math.prod(arrays[0].numblocks)
     chunk_bytes = sum(a.dtype.itemsize * math.prod(a.chunksize) for a in arrays)
     rows, per_row = arrays[0].numblocks[1], arrays[0].numblocks[2]
 
