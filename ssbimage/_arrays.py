@@ -42,7 +42,11 @@ def kernel_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def compute_in_batches(parts, batch: int = 8) -> list:
+#: results one batch hands to the next instead of the next computing them again
+CARRY_BYTES = 512 * 2**20
+
+
+def compute_in_batches(parts, batch: int = 8, carry_bytes: int = CARRY_BYTES) -> list:
     """Compute delayed block results a few at a time; returns their values in order.
 
     One ``dask.compute`` over every block lets the scheduler read the haloed
@@ -54,6 +58,12 @@ def compute_in_batches(parts, batch: int = 8) -> list:
     batch would rebuild the whole graph each time (measured: 49 ms per block
     at 4096 blocks, growing with the volume).
 
+    Neighbouring batches share inputs (the chunks around their blocks, whose
+    halos both read): each batch also returns the intermediate results that
+    the next one needs for new work, up to ``carry_bytes``, and the next
+    batch takes them as data instead of reading and cutting them again
+    (:func:`_handover`).
+
     Under ``dask.distributed`` everything goes in one ``dask.compute``: the
     scheduler queues root tasks itself (which bounds what is read ahead),
     while a barrier per batch left the two workers idle half the time and
@@ -62,6 +72,7 @@ def compute_in_batches(parts, batch: int = 8) -> list:
     1.37× without; the phase stage alone 27.9 → 14.6 s).
     """
     import dask
+    from dask._task_spec import DataNode
     from dask.base import collections_to_expr, get_scheduler
     from dask.optimization import cull
 
@@ -71,12 +82,43 @@ def compute_in_batches(parts, batch: int = 8) -> list:
         return list(dask.compute(*parts))
     graph = dict(collections_to_expr(parts, optimize_graph=True).optimize().__dask_graph__())
     keys = [part.key for part in parts]
-    results = []
-    for start in range(0, len(keys), batch):
-        wanted = keys[start:start + batch]
-        needed, _ = cull(graph, wanted)
-        results.extend(schedule(needed, wanted))
+    batches = [keys[start:start + batch] for start in range(0, len(keys), batch)]
+    results, carried = [], {}
+    following = cull(graph, batches[0])
+    for index, wanted in enumerate(batches):
+        needed, _ = following
+        if carried:
+            needed = {**needed, **{key: DataNode(key, value) for key, value in carried.items() if key in needed}}
+            needed, _ = cull(needed, wanted)
+        handover = []
+        if index + 1 < len(batches):
+            following = cull(graph, batches[index + 1])
+            handover = _handover(needed, following)
+        values = schedule(needed, wanted + handover)
+        results.extend(values[:len(wanted)])
+        carried = _carried(handover, values[len(wanted):], carry_bytes)
     return results
+
+
+def _handover(needed, following) -> list:
+    """Keys of this batch's graph ``needed`` whose values the next batch's culled graph
+    ``following`` (graph, dependencies) reads in a task this batch does not run."""
+    graph, dependencies = following
+    return sorted({dependency for key in graph.keys() - needed.keys() for dependency in dependencies[key]
+                   if dependency in needed}, key=str)
+
+
+def _carried(keys, values, limit) -> dict:
+    """The values to hand to the next batch, in order of ``keys`` while they fit in ``limit`` bytes."""
+    from dask.sizeof import sizeof
+
+    carried, total = {}, 0
+    for key, value in zip(keys, values):
+        total += sizeof(value)
+        if total > limit:
+            break
+        carried[key] = value
+    return carried
 
 
 def _is_distributed(schedule) -> bool:

@@ -96,8 +96,8 @@ def test_batches_return_every_block_in_order(scheduler):
             assert compute_in_batches(parts, batch=3) == expected
 
 
-@pytest.mark.parametrize("batch, reads", [(3, 7), (20, 1)])
-def test_inputs_are_read_once_per_batch(batch, reads):
+@pytest.mark.parametrize("batch, carry_bytes, reads", [(3, 0, 7), (3, 1 << 20, 1), (20, 0, 1)])
+def test_an_input_shared_by_every_batch_is_read_once_when_handed_on(batch, carry_bytes, reads):
     import dask
 
     from ssbimage._arrays import compute_in_batches
@@ -111,5 +111,44 @@ def test_inputs_are_read_once_per_batch(batch, reads):
     source = dask.delayed(shared_input, pure=True)()
     parts = [dask.delayed(lambda s, k: int(s.sum()) + k)(source, k) for k in range(20)]
     with dask.config.set(scheduler="threads"):
-        assert compute_in_batches(parts, batch=batch) == [45 + k for k in range(20)]
-    assert len(calls) == reads  # 20 parts in batches of 3: 7 batches
+        assert compute_in_batches(parts, batch=batch, carry_bytes=carry_bytes) == [45 + k for k in range(20)]
+    assert len(calls) == reads  # 20 parts in batches of 3: 7 batches, each reading it without a hand-over
+
+
+class _CountedReads:
+    """An array that counts the reads Dask makes of it (``da.from_array`` reads a chunk per call)."""
+
+    def __init__(self, data):
+        self.data, self.reads = data, 0
+        self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
+
+    def __getitem__(self, key):
+        self.reads += 1
+        return self.data[key]
+
+
+@pytest.mark.parametrize("carry_bytes", [0, 64, 1 << 20])
+def test_batches_of_haloed_blocks_hand_their_shared_chunks_to_the_next(carry_bytes):
+    """Neighbouring batches read the chunks between them for their halos; the next batch
+    takes them from the last as far as ``carry_bytes`` allows, and the sums stay exact."""
+    import dask
+
+    from ssbimage._arrays import compute_in_batches
+
+    image = np.arange(12 ** 3, dtype=np.int64).reshape(12, 12, 12)
+    source = _CountedReads(image)
+    haloed = da.overlap.overlap(da.from_array(source, chunks=4), depth=1, boundary="none")
+    parts = [dask.delayed(lambda b: int(b.sum()))(b) for b in haloed.to_delayed().ravel()]
+    with dask.config.set(scheduler="threads"):
+        sums = compute_in_batches(parts, batch=3, carry_bytes=carry_bytes)
+    padded = np.pad(image, 1)
+    assert sums == [int(padded[z:z + 6, y:y + 6, x:x + 6].sum()) for z, y, x in np.ndindex(3, 3, 3)
+                    for z, y, x in [(4 * z, 4 * y, 4 * x)]]
+    # 9 batches of a row each: without a hand-over every batch reads the 3 × 3 rows around its
+    # own (148 reads); handing on what the next row needs saves about two thirds of them
+    if carry_bytes == 0:
+        assert source.reads > 120
+    elif carry_bytes == 1 << 20:
+        assert source.reads < 60
+    else:  # a 4³ chunk of int64 is 512 bytes: nothing fits, as without a hand-over
+        assert source.reads > 120
