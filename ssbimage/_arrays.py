@@ -43,7 +43,7 @@ def kernel_threads() -> int:
 
 
 #: results one batch hands to the next instead of the next computing them again
-CARRY_BYTES = 512 * 2**20
+CARRY_BYTES = 256 * 2**20
 
 
 def compute_in_batches(parts, batch: int = 8, carry_bytes: int = CARRY_BYTES) -> list:
