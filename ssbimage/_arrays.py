@@ -62,7 +62,8 @@ def compute_in_batches(parts, batch: int = 8, carry_bytes: int = CARRY_BYTES) ->
     halos both read): each batch also returns the intermediate results that
     the next one needs for new work, up to ``carry_bytes``, and the next
     batch takes them as data instead of reading and cutting them again
-    (:func:`_handover`).
+    (:func:`_handover`). Those values stay in memory from the task that makes
+    them to the end of their batch; ``carry_bytes=0`` hands nothing over.
 
     Under ``dask.distributed`` everything goes in one ``dask.compute``: the
     scheduler queues root tasks itself (which bounds what is read ahead),
@@ -93,7 +94,8 @@ def compute_in_batches(parts, batch: int = 8, carry_bytes: int = CARRY_BYTES) ->
         handover = []
         if index + 1 < len(batches):
             following = cull(graph, batches[index + 1])
-            handover = _handover(needed, following)
+            # a handed-over value stays in memory from its task to the end of the batch
+            handover = _handover(needed, following) if carry_bytes else []
         values = schedule(needed, wanted + handover)
         results.extend(values[:len(wanted)])
         carried = _carried(handover, values[len(wanted):], carry_bytes)
