@@ -55,7 +55,8 @@ def segment_voids(phases, *, spacing=None, min_volume: float = 0.0, connectivity
     n = int(n.compute())
     # in batches of 64 blocks, not 8: each batch reads its blocks' neighbouring
     # chunks again for their outer layers (1024³ voids, 512 blocks: 16.5 s in
-    # batches of 8, 9.7 s of 64 at a peak 0.25 GiB higher, 8.0 s in one go at 0.5 GiB)
+    # batches of 8, 9.7 s of 64 at a peak 0.25 GiB higher, 8.0 s in one go at 0.5 GiB;
+    # since each batch hands the next its shared chunks, 7.9 s in batches of 64)
     voxels, touching = counts_within(labels, n, [near_active], batch=64)[:, 1:]
     keep = voxels * voxel >= min_volume
     table = pd.DataFrame({
