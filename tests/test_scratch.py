@@ -142,8 +142,8 @@ def test_batches_of_haloed_blocks_hand_their_shared_chunks_to_the_next(carry_byt
     with dask.config.set(scheduler="threads"):
         sums = compute_in_batches(parts, batch=3, carry_bytes=carry_bytes)
     padded = np.pad(image, 1)
-    assert sums == [int(padded[z:z + 6, y:y + 6, x:x + 6].sum()) for z, y, x in np.ndindex(3, 3, 3)
-                    for z, y, x in [(4 * z, 4 * y, 4 * x)]]
+    assert sums == [int(padded[4 * z:4 * z + 6, 4 * y:4 * y + 6, 4 * x:4 * x + 6].sum())
+                    for z, y, x in np.ndindex(3, 3, 3)]
     # 9 batches of a row each: without a hand-over every batch reads the 3 × 3 rows around its
     # own (148 reads); handing on what the next row needs saves about two thirds of them
     if carry_bytes == 0:
