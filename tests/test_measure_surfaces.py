@@ -203,9 +203,8 @@ def test_batches_of_haloed_blocks_read_within_the_budget(blocks):
     order = list(np.ndindex(blocks, blocks, blocks))
 
     def read(start, size):  # the chunks a batch's haloed blocks touch
-        return {tuple(int(np.clip(i + d, 0, blocks - 1)) for i, d in zip(index, offset))
-                for index in order[start:start + size] for offset in np.ndindex(3, 3, 3)
-                for offset in [tuple(o - 1 for o in offset)]}
+        return {tuple(int(np.clip(i + d - 1, 0, blocks - 1)) for i, d in zip(index, offset))
+                for index in order[start:start + size] for offset in np.ndindex(3, 3, 3)}
 
     assert all(len(read(start, batch)) * chunk_bytes <= budget for start in range(0, len(order), batch))
     # and a larger batch would not fit somewhere (batches stop at one layer of chunks,

@@ -509,7 +509,8 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
     # the distance is computed for the core only (its passes skip what the halo alone needs)
     # in the scratch stores' batches of 8 blocks, not one per thread: each batch
     # reads its blocks' neighbours again for their halos (1024³: 37.2 s in
-    # batches of 2, 23.4 s of 8, 22.1 s of 16; 512³ has 8 blocks in all)
+    # batches of 2, 23.4 s of 8, 22.1 s of 16, before batches handed on their shared
+    # inputs (notes item 38); 512³ has 8 blocks in all)
     levels = stash_zarr(mask.map_overlap(_levels_block, depth=depth, boundary="none", trim=False, dtype=np.uint16,
                                          chunks=blocks, spacing=tuple(spacing), clip=float(max_radius), unit=unit,
                                          halo=tuple(depth.values())),
