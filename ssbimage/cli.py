@@ -170,9 +170,10 @@ def cmd_train(args) -> int:
 
         annotations = simulate_annotations(annotations.compute(), per_class=args.per_class)
     start = time.perf_counter()
-    classifier = PixelClassifier().fit(vol.data, annotations)
+    classifier = PixelClassifier(model=args.model).fit(vol.data, annotations)
     out = classifier.save(args.out)
-    print(f"trained   {len(classifier.classes)} classes on {vol.name} ({time.perf_counter() - start:.0f} s)")
+    print(f"trained   {len(classifier.classes)} classes on {vol.name} with a {args.model} "
+          f"({time.perf_counter() - start:.0f} s)")
     print(f"wrote     {out}  (a pickle: load it only with trust_classifier = true, and only if you trust it)")
     return 0
 
@@ -235,6 +236,9 @@ def _parser() -> argparse.ArgumentParser:
                        "(e.g. labels/phases)")
     train.add_argument("--per-class", type=int,
                        help="annotations are a dense label map: draw this many voxels per class")
+    train.add_argument("--model", choices=("forest", "network"), default="forest",
+                       help="random forests (default) or small neural networks, faster and better on "
+                       "thin filaments such as dendrites (docs/segmentation.md)")
     train.add_argument("--out", required=True, help="the classifier file (joblib)")
     train.set_defaults(run=cmd_train)
     return parser

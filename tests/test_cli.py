@@ -61,3 +61,24 @@ def test_core_imports_without_qt_or_napari():
             "print(bad); sys.exit(1 if bad else 0)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_train_writes_a_classifier_of_the_chosen_model(tmp_path, capsys):
+    from ssbimage.segment import load_classifier
+    from ssbimage.synth import composite_cathode
+
+    phantom = composite_cathode((48, 48, 48), 0.5, radius_range=(2, 6), seed=11)
+    image, phases = phantom.image.data.compute(), phantom.phases.data.compute()
+    tifffile.imwrite(tmp_path / "image.tif", image, photometric="minisblack")
+    tifffile.imwrite(tmp_path / "phases.tif", phases, photometric="minisblack")
+    out = tmp_path / "phases.classifier"
+    assert main(["train", str(tmp_path / "image.tif"), "--spacing", "0.5", "--annotations",
+                 str(tmp_path / "phases.tif"), "--per-class", "400", "--model", "network", "--out", str(out)]) == 0
+    assert "with a network" in capsys.readouterr().out
+    classifier = load_classifier(out, trust=True)
+    assert classifier.model == "network"
+    predicted = classifier.predict(image).compute()
+    for phase in (1, 2):  # electrolyte, active material: the phases the strokes cover most
+        found, true = predicted == phase, phases == phase
+        assert 2 * np.count_nonzero(found & true) / (found.sum() + true.sum()) >= 0.9, phase
+    assert tifffile.imread(tmp_path / "phases.tif").tolist() == phases.tolist()  # the input is not written to

@@ -88,6 +88,53 @@ def test_save_needs_trust_to_load(tmp_path, trained):
         load_classifier(tmp_path / "other.pkl", trust=True)
 
 
+def test_network_predicts_what_scikit_learn_predicts():
+    """The float32 forward pass with the standardisation folded into the first layer
+    gives scikit-learn's probabilities, for several classes (softmax) and for two (logistic)."""
+    from sklearn.neural_network import MLPClassifier
+
+    from ssbimage.segment._classifier import VoxelNetwork
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3000, 5)) * [1, 10, 100, 0.1, 0] + [0, 5, -50, 2, 7]  # one constant column
+    for classes in (3, 2):
+        y = np.digitize(x[:, 0] + 0.02 * x[:, 1] + 0.3 * rng.normal(size=len(x)), np.linspace(-1, 1, classes - 1))
+        ours = VoxelNetwork((16, 8), members=1, seed=4).fit(x, y)
+        mean, scale = x.mean(axis=0), x.std(axis=0)
+        scale[scale == 0] = 1
+        reference = MLPClassifier((16, 8), max_iter=300, early_stopping=True, random_state=4).fit((x - mean) / scale, y)
+        expected = reference.predict_proba((x - mean) / scale)
+        np.testing.assert_allclose(ours.predict_proba(x.astype(np.float32)), expected, atol=1e-4)
+
+
+def test_networks_average_their_members():
+    from ssbimage.segment._classifier import VoxelNetwork
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2000, 4))
+    y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0)
+    both = VoxelNetwork((8,), members=2, seed=0).fit(x, y)
+    first, second = (VoxelNetwork((8,), members=1, seed=s).fit(x, y) for s in (0, 1))
+    np.testing.assert_allclose(both.predict_proba(x), (first.predict_proba(x) + second.predict_proba(x)) / 2,
+                               atol=1e-6)
+    np.testing.assert_allclose(both.predict_proba(x).sum(axis=1), 1, atol=1e-5)
+
+
+def test_network_classifier_segments_another_phantom(tmp_path):
+    train = composite_cathode((64, 64, 64), 0.5, radius_range=(2, 6), seed=11)
+    clf = PixelClassifier(model="network").fit(train.image.data, scribbles(train.phases.data.compute()))
+    other = composite_cathode((64, 64, 64), 0.5, radius_range=(2, 6), seed=12)
+    truth = other.phases.data.compute()
+    predicted = clf.predict(da.from_array(other.image.data.compute(), chunks=32)).compute()
+    scores = {phase: dice(predicted == phase, truth == phase) for phase in (1, 2, 3)}
+    assert scores[1] >= 0.9 and scores[2] >= 0.9, scores
+    assert scores[3] >= 0.5, scores
+    # chunk invariance and a saved copy, as for the forest
+    np.testing.assert_array_equal(clf.predict(other.image.data.rechunk((23, 64, 41))).compute(), predicted)
+    again = load_classifier(clf.save(tmp_path / "network.classifier"), trust=True)
+    np.testing.assert_array_equal(again.predict(other.image.data).compute(), predicted)
+
+
 def test_bad_annotations():
     image = np.zeros((6, 6, 6), np.float32)
     with pytest.raises(ValueError, match="empty"):
@@ -98,6 +145,10 @@ def test_bad_annotations():
         PixelClassifier().fit(image, one)
     with pytest.raises(ValueError, match="not trained"):
         PixelClassifier().predict(image)
+    two = np.zeros((6, 6, 6), np.uint8)
+    two[0, 0, 0], two[5, 5, 5] = 1, 2
+    with pytest.raises(ValueError, match="model must be 'forest' or 'network'"):
+        PixelClassifier(model="svm").fit(image, two)
 
 
 def test_closed_form_eigenvalues_match_lapack():
