@@ -37,7 +37,7 @@ def cathode():
 def anode_classifier():
     """The anode setting of docs/accuracy.md: no prior re-weighting (cracks are rare there),
     Hessian shape ratios (a crack is a sheet, a dendrite a filament), and small neural
-    networks, which draw a filament's outline better than forests (docs/segmentation.md)."""
+    networks, which score higher on the dendrites than forests (docs/segmentation.md)."""
     train = anode_interface(ANODE_SIZE, 0.5, seed=1)
     return PixelClassifier(prior_power=0, shape_ratios=True, model="network").fit(
         train.image.data, simulate_dendrite_annotations(train))
