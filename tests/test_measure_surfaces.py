@@ -161,6 +161,31 @@ def test_envelopes_meshed_one_voxel_around_each_box_miss_no_cell(spacing, monkey
     np.testing.assert_array_equal(tight.to_numpy(), loose.to_numpy())
 
 
+def test_envelopes_of_high_label_numbers_cost_only_the_labels_present():
+    """Labels numbered from 10⁶ (a block of a 2048³ volume) give the same areas as from 1, and a
+    block's result holds a row per label it meshes, not per label number below its highest
+    (rows for every lower number took 4 GiB at 2048³: docs/performance.md, item 41)."""
+    from scipy import ndimage
+
+    from ssbimage.measure._envelopes import _block_label_areas
+    from ssbimage.measure._surfaces import _halo
+
+    rng = np.random.default_rng(7)
+    labels = ndimage.label(ndimage.gaussian_filter(rng.random((36, 40, 44)), 1.2) > 0.52)[0].astype(np.uint32)
+    offset = 1_000_000
+    high = np.where(labels > 0, labels + offset, 0).astype(np.uint32)
+    low_areas = label_surface_areas(da.from_array(labels, chunks=18), spacing=0.5)
+    high_areas = label_surface_areas(da.from_array(high, chunks=18), spacing=0.5)
+    np.testing.assert_array_equal(high_areas.label.to_numpy(), low_areas.label.to_numpy() + offset)
+    np.testing.assert_array_equal(high_areas.surface_area_um2.to_numpy(), low_areas.surface_area_um2.to_numpy())
+    halo = _halo((0.8,) * 3)  # the block as the envelopes read it: its edge voxels repeated
+    block = (halo, labels.shape, (True,) * 3, (0.8,) * 3, (0.5,) * 3, True)
+    low_rows = _block_label_areas(np.pad(labels, [(h, h) for h in halo], mode="edge"), *block)
+    rows = _block_label_areas(np.pad(high, [(h, h) for h in halo], mode="edge"), *block)
+    np.testing.assert_array_equal(rows, low_rows + [offset, 0])
+    assert rows.flags.owndata and rows.nbytes == 16 * len(rows)
+
+
 @pytest.mark.parametrize("chunks, least, count", [
     ((10, 12, 11), None, 5 * 4 * 4), ((10, 12, 11), (20, 20, 20), 3 * 2 * 2), ((10, 12, 11), (25, 1, 44), 2 * 4 * 1),
     # a chunk thinner than the halo is widened from its neighbour's voxels

@@ -25,7 +25,6 @@ import dask
 import numba
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
 from .._arrays import _is_distributed, as_dask, compute_in_batches, kernel_threads
 from .._spacing import check_spacing
@@ -69,10 +68,46 @@ def _smoothed_indicator(labels, k, lo, hi, region_lo, region_hi,  # pragma: no c
 
 
 @numba.njit(cache=True, nogil=True)
-def _envelope_rows(labels, boxes, owned_lo, owned_hi, inner_pad, pad, weights_z, weights_y, weights_x,
+def _label_boxes(labels):  # pragma: no cover - compiled
+    """The lowest label of a block and the bounding boxes (start, stop per axis; start −1 where
+    absent) of the labels from it to the block's highest.
+
+    Rows start at the block's lowest label, not at 1 as scipy's
+    ``find_objects``: a block of a 2048³ volume holds labels near 10⁶, and
+    rows for every lower label made each block's work and result scale with
+    the volume (docs/performance.md, item 41).
+    """
+    first, last = np.iinfo(np.int64).max, 0
+    for z in range(labels.shape[0]):
+        for y in range(labels.shape[1]):
+            for x in range(labels.shape[2]):
+                value = np.int64(labels[z, y, x])
+                if value:
+                    first, last = min(first, value), max(last, value)
+    if last == 0:
+        return np.int64(1), np.full((0, 6), -1, np.int64)
+    boxes = np.full((last - first + 1, 6), -1, np.int64)
+    for z in range(labels.shape[0]):
+        for y in range(labels.shape[1]):
+            for x in range(labels.shape[2]):
+                value = np.int64(labels[z, y, x])
+                if not value:
+                    continue
+                box = boxes[value - first]
+                if box[0] < 0:
+                    box[0], box[1], box[2], box[3], box[4], box[5] = z, z + 1, y, y + 1, x, x + 1
+                else:
+                    box[1] = max(box[1], z + 1)
+                    box[2], box[3] = min(box[2], y), max(box[3], y + 1)
+                    box[4], box[5] = min(box[4], x), max(box[5], x + 1)
+    return first, boxes
+
+
+@numba.njit(cache=True, nogil=True)
+def _envelope_rows(labels, first, boxes, owned_lo, owned_hi, inner_pad, pad, weights_z, weights_y, weights_x,
                    cases, corners, edges, spacing, sigma_um, curvature):  # pragma: no cover - compiled
-    """Rows (label, area in 2⁻³² µm²) of :func:`_block_label_areas`; ``boxes`` holds each label's
-    bounding box (start, stop per axis; start −1 for a label not in the block)."""
+    """Rows (label, area in 2⁻³² µm²) of :func:`_block_label_areas`; ``boxes`` holds the bounding
+    box of each label from ``first`` on (:func:`_label_boxes`)."""
     rows = np.empty((boxes.shape[0], 2), np.int64)
     count = 0
     lo, hi = np.empty(3, np.int64), np.empty(3, np.int64)
@@ -94,7 +129,7 @@ def _envelope_rows(labels, boxes, owned_lo, owned_hi, inner_pad, pad, weights_z,
             needed_lo[a], needed_hi[a] = max(lo[a] - 3, wide_lo[a]), min(hi[a] + 3, wide_hi[a])
         if empty:
             continue
-        field = _smoothed_indicator(labels, index + 1, wide_lo, wide_hi, needed_lo, needed_hi,
+        field = _smoothed_indicator(labels, first + index, wide_lo, wide_hi, needed_lo, needed_hi,
                                     weights_z, weights_y, weights_x)
         offset = lo - needed_lo
         inner = field[offset[0]:offset[0] + hi[0] - lo[0], offset[1]:offset[1] + hi[1] - lo[1],
@@ -107,7 +142,7 @@ def _envelope_rows(labels, boxes, owned_lo, owned_hi, inner_pad, pad, weights_z,
                 centroids[:, a] += offset[a]
             gradient, hessian = _derivatives_at(field, centroids, spacing)
             areas = areas * _area_factors(gradient, hessian, sigma_um)
-        rows[count, 0] = index + 1
+        rows[count, 0] = first + index
         rows[count, 1] = np.rint(areas * FIXED_POINT).astype(np.int64).sum()
         count += 1
     return rows[:count]
@@ -123,16 +158,14 @@ def _block_label_areas(labels, origin_in_block, core, at_end, sigmas, spacing, c
     """
     owned = _owned_cells(origin_in_block, core, at_end)
     pad = tuple(math.ceil(4 * s) + 3 for s in sigmas)
-    found = ndimage.find_objects(labels)
-    boxes = np.full((len(found), 6), -1, np.int64)
-    for index, box in enumerate(found):
-        if box is not None:
-            boxes[index] = [box[0].start, box[0].stop, box[1].start, box[1].stop, box[2].start, box[2].stop]
+    first, boxes = _label_boxes(labels)
     weights = [gaussian_weights(float(s)) for s in sigmas]
-    return _envelope_rows(labels, boxes, np.array([o.start for o in owned], np.int64),
+    # a copy that owns its rows: the compiled slice is a view that would keep
+    # the block's whole buffer alive as long as the batch's results
+    return _envelope_rows(labels, first, boxes, np.array([o.start for o in owned], np.int64),
                           np.array([o.stop for o in owned], np.int64), INNER_PAD, np.array(pad, np.int64), *weights,
                           _CASES, _CORNERS, _EDGES, np.asarray(spacing, np.float64), float(sigmas[0] * spacing[0]),
-                          bool(curvature))
+                          bool(curvature)).copy()
 
 
 def _envelope_blocks(labels):
