@@ -78,6 +78,28 @@ def test_particles_across_block_seams_equal_the_whole_volume():
     np.testing.assert_array_equal(chunked, whole)
 
 
+def test_face_scan_rows_span_only_the_labels_in_the_block():
+    """The face scan's per-label rows start at the block's lowest label: seeds numbered from
+    10⁶ (a block of a 2048³ volume) give the same summary, shifted, in two rows, not 10⁶."""
+    from ssbimage.segment._particles import SKIP, _scan_faces
+
+    labels = np.zeros((6, 6, 8), np.uint32)
+    labels[1:-1, 1:-1, 1:4], labels[1:-1, 1:-1, 4:7] = 1, 2
+    labels[0], labels[-1] = SKIP, SKIP
+    distance = np.where(labels[..., :] > 0, 3, 0).astype(np.uint16)
+    distance[2, 2, 2] = 7
+    low = _scan_faces(labels, distance, SKIP)
+    high = _scan_faces(np.where((labels > 0) & (labels < SKIP), labels + 1_000_000, labels).astype(np.uint32),
+                       distance, SKIP)
+    assert (low[0], high[0]) == (1, 1_000_001)
+    assert len(high[2]) == 2
+    for a, b in zip(low[1:4], high[1:4]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(high[4][:, :2], low[4][:, :2] + 1_000_000)
+    np.testing.assert_array_equal(high[4][:, 2:], low[4][:, 2:])
+    assert low[1].tolist() == [7.0, 3.0] and low[4].tolist() == [[1, 2, 3, 16]]
+
+
 def test_pieces_no_seed_reaches_become_particles_after_the_others():
     """A plate thinner than ``min_radius`` starts no region; isolated, it is a
     particle of its own, numbered after the seeded ones, whatever the chunks."""

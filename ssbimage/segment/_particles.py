@@ -221,9 +221,9 @@ def _watershed_and_scan(location, inner, levels, markers, *, target):
         if where.stop == n:
             face[axis] = -1
             labels[tuple(face)] = 0
-    peak, surface, voxels, pairs, unreached = _scan_faces(labels, distance, SKIP)
+    first, peak, surface, voxels, pairs, unreached = _scan_faces(labels, distance, SKIP)
     index = np.flatnonzero(surface >= 0)
-    regions = np.column_stack([index, peak[index], surface[index], voxels[index]])
+    regions = np.column_stack([index + first, peak[index], surface[index], voxels[index]])
     return regions, pairs, unreached
 
 
@@ -292,8 +292,8 @@ def _rehashed(keys, necks, faces):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _scan_faces(labels, distance, skip):  # pragma: no cover - compiled
-    """One pass over the core voxels for :func:`_watershed_and_scan`: peak,
-    surface and voxels per label (surface -1 where the label is absent),
+    """One pass over the core voxels for :func:`_watershed_and_scan`: the lowest
+    label, and peak, surface and voxels per label from it (surface -1 where the label is absent),
     per touching pair (a < b) the highest face distance and the number of
     faces, as rows (a, b, neck, faces) in order of (a, b), and the number of
     particle voxels (distance > 0) that no seed reached. Neighbours labelled
@@ -306,14 +306,19 @@ def _scan_faces(labels, distance, skip):  # pragma: no cover - compiled
     the scan.
     """
     nz, ny, nx = labels.shape
-    n = 0
+    # per-label rows from the block's lowest label to its highest: from 1, a block
+    # of a 2048³ volume would allocate rows for millions of absent labels
+    first, n = np.iinfo(np.int64).max, 0
     for z in range(1, nz - 1):
         for y in range(1, ny - 1):
             for x in range(1, nx - 1):
-                n = max(n, labels[z, y, x])
-    peak = np.zeros(n + 1)
-    surface = np.full(n + 1, -1.0)
-    voxels = np.zeros(n + 1)
+                value = np.int64(labels[z, y, x])
+                if value:
+                    first, n = min(first, value), max(n, value)
+    first = min(first, n)
+    peak = np.zeros(n - first + 1)
+    surface = np.full(n - first + 1, -1.0)
+    voxels = np.zeros(n - first + 1)
     keys = np.full(4096, -1, np.int64)  # a << 32 | b
     necks, faces = np.zeros(keys.size), np.zeros(keys.size)
     used, last_key, slot, unreached = 0, np.int64(-1), 0, 0
@@ -330,11 +335,12 @@ def _scan_faces(labels, distance, skip):  # pragma: no cover - compiled
                     if row_distance[x] > 0:
                         unreached += 1
                     continue
-                if surface[own] < 0:
-                    surface[own] = 0.0
-                voxels[own] += 1
+                row_of = own - first
+                if surface[row_of] < 0:
+                    surface[row_of] = 0.0
+                voxels[row_of] += 1
                 own_distance = row_distance[x]
-                peak[own] = max(peak[own], float(own_distance))
+                peak[row_of] = max(peak[row_of], float(own_distance))
                 faces_out = 0
                 for before in (below_z[x], below_y[x], row[x - 1]):
                     if before != own and before != skip:
@@ -360,7 +366,7 @@ def _scan_faces(labels, distance, skip):  # pragma: no cover - compiled
                             used += 1
                         necks[slot] = max(necks[slot], float(min(own_distance, next_distances[k])))
                         faces[slot] += 1
-                surface[own] += faces_out
+                surface[row_of] += faces_out
     filled = np.flatnonzero(keys != -1)
     filled = filled[np.argsort(keys[filled])]
     pairs = np.empty((filled.size, 4))
@@ -370,7 +376,7 @@ def _scan_faces(labels, distance, skip):  # pragma: no cover - compiled
         pairs[row, 1] = keys[slot] & 0xFFFFFFFF
         pairs[row, 2] = necks[slot]
         pairs[row, 3] = faces[slot]
-    return peak, surface, voxels, pairs, unreached
+    return first, peak, surface, voxels, pairs, unreached
 
 
 def _region_graph(parts, n_markers):
