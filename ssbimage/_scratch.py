@@ -166,7 +166,7 @@ def _locations(chunks):
         yield tuple(slice(int(e[i]), int(e[i + 1])) for e, i in zip(edges, index))
 
 
-def map_haloed(function, stores, *, chunks, depth, dtype, boundary=None, **kwargs) -> da.Array:
+def map_haloed(function, stores, *, chunks, depth, dtype, boundary=None, located=False, **kwargs) -> da.Array:
     """Lazily apply ``function`` to blocks of Zarr arrays read with a halo, cropped back.
 
     Like :func:`dask.array.map_overlap`, but each padded block is read straight
@@ -190,12 +190,18 @@ def map_haloed(function, stores, *, chunks, depth, dtype, boundary=None, **kwarg
     boundary : number, optional
         Value of the halo beyond the volume's faces; by default the halo stops
         there (blocks on the faces are read smaller).
+    located : bool
+        Call ``function(inner, *blocks, **kwargs)`` with the slices of the
+        block inside the padded blocks, and take its result as the block (for
+        a function that computes the block alone, not the whole padded block).
     """
     depth = tuple(int(d) for d in depth)
 
     def run(_, block_info=None):
         location = tuple(slice(lo, hi) for lo, hi in block_info[None]["array-location"])
         blocks, inner = _read_haloed(stores, location, depth, boundary)
+        if located:
+            return function(inner, *blocks, **kwargs)
         return function(*blocks, **kwargs)[inner]
 
     shape = stores[0].shape

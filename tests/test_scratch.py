@@ -71,6 +71,10 @@ def test_haloed_reads_match_map_overlap(tmp_path, boundary):
     found = map_haloed(local_max, [store], chunks=array.chunks, depth=depth, dtype=np.int32, boundary=boundary)
     assert found.chunks == array.chunks
     np.testing.assert_array_equal(found.compute(), expected)
+    # located: the function is given the block's place in the padded block and returns the block
+    cropped = map_haloed(lambda inner, block: local_max(block)[inner], [store], chunks=array.chunks, depth=depth,
+                         dtype=np.int32, boundary=boundary, located=True)
+    np.testing.assert_array_equal(cropped.compute(), expected)
     # whole padded blocks for per-block results: their sums, against NumPy's padding
     sums = da.compute(*haloed_parts(lambda b: int(b.sum()), [store], chunks=((40,), (20, 17), (33,)),
                                     depth=(1, 1, 1), boundary=-5))

@@ -78,6 +78,29 @@ def test_particles_across_block_seams_equal_the_whole_volume():
     np.testing.assert_array_equal(chunked, whole)
 
 
+def test_a_zarr_phase_map_read_with_halos_gives_the_same_particles(tmp_path):
+    """From a Zarr store the distance step reads each work block with its halo from the store
+    (no neighbouring blocks held); the particles are those of the in-memory path."""
+    import zarr
+
+    from ssbimage._arrays import as_dask
+
+    rng = np.random.default_rng(8)
+    shape = (100, 100, 100)
+    centres = rng.uniform(4, 96, size=(260, 3))
+    phases = np.where(balls(shape, centres, rng.uniform(3, 6, 260)), 2, 1).astype(np.uint8)
+    phases[40:44, 30:60, 30:60] = np.where(phases[40:44, 30:60, 30:60] == 2, 4, 1)  # cracks are particle too
+    store = zarr.create_array(str(tmp_path / "phases.zarr"), shape=shape, dtype=np.uint8, chunks=(16, 16, 16))
+    store[...] = phases
+    lazy = as_dask(store)
+    assert lazy.chunksize == (16, 16, 16)  # read in the store's chunks, not loaded whole
+    from_store, n_store = segment_particles(store, spacing=0.5, max_radius=2.5)
+    in_memory, n_memory = segment_particles(da.from_array(phases, chunks=16), spacing=0.5, max_radius=2.5)
+    assert from_store.chunks == ((48, 52),) * 3
+    assert n_store == n_memory > 100
+    np.testing.assert_array_equal(from_store.compute(), in_memory.compute())
+
+
 def test_face_scan_rows_span_only_the_labels_in_the_block():
     """The face scan's per-label rows start at the block's lowest label: seeds numbered from
     10⁶ (a block of a 2048³ volume) give the same summary, shifted, in two rows, not 10⁶."""

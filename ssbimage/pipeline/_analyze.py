@@ -105,25 +105,26 @@ def _open(source, spacing) -> Volume:
 
 
 def _checkpoint(array, scratch, name, chunks=None):
-    """Write a lazy array to a Zarr store in the scratch folder and read it back lazily.
+    """Write a lazy array to a Zarr store in the scratch folder; return the Zarr array.
 
     Later steps read it many times; recomputing the classifier or the
     watershed each time would be slow, and holding the result in memory
     would not scale (a 2048³ phase map is 8 GiB).
     """
-    import dask.array as da
-
     from .._scratch import _compressor, write_zarr
 
     # the scratch stores' codec (lz4): Zarr's default, zstd, took 6.1 ms to read a
     # 128³ chunk of particle labels against 3.7 ms, and the metrics read each many times
-    target = write_zarr(array, Path(scratch) / f"{name}.zarr", chunks=chunks, compressors=_compressor(array.dtype))
-    return da.from_zarr(target)
+    return write_zarr(array, Path(scratch) / f"{name}.zarr", chunks=chunks, compressors=_compressor(array.dtype))
 
 
 @contextmanager
 def _stage(provenance, name):
-    """Time one stage into ``provenance["stage_seconds"]`` (wall clock, s)."""
+    """Time one stage into ``provenance["stage_seconds"]`` (wall clock, s), after
+    returning the memory earlier stages freed (:func:`ssbimage._arrays.return_freed_memory`)."""
+    from .._arrays import return_freed_memory
+
+    return_freed_memory()
     start = time.perf_counter()
     try:
         yield
@@ -166,21 +167,26 @@ def _without_cracks(metrics, particles, provenance):
 
 def _segment_and_measure(volume, spacing, config: AnalysisConfig, provenance, scratch):
     """The run itself: label images, the particle table and the metric tables."""
+    import dask.array as da
+
     from ..measure import dendrite_metrics, electrode_metrics, phase_fractions, tortuosity_factor
     from ..segment import segment_cracks, segment_dendrites, segment_particles, segment_voids
 
     with _stage(provenance, "phases"):
         data = volume.data.rechunk(config.chunk_size)
         phases, codes = _phases(data, spacing, config, provenance)
-        phases = _checkpoint(phases, scratch, "phases")
+        phase_store = _checkpoint(phases, scratch, "phases")
+        phases = da.from_zarr(phase_store)
     labels = {"phases": phases}
     tables = []
     particles = pd.DataFrame()
     if config.sample in ("cathode", "full-cell"):
         with _stage(provenance, "particles"):
-            particles_lazy, _ = segment_particles(phases, spacing=spacing, scratch_dir=scratch)
+            # the store itself: the distance step reads its blocks with their halos from it
+            particles_lazy, _ = segment_particles(phase_store, spacing=spacing, scratch_dir=scratch)
             # stored in the phase map's chunks, which the metrics read it in
-            labels["particles"] = _checkpoint(particles_lazy, scratch, "particles", chunks=phases.chunksize)
+            labels["particles"] = da.from_zarr(_checkpoint(particles_lazy, scratch, "particles",
+                                                           chunks=phases.chunksize))
         with _stage(provenance, "voids"):
             labels["voids"], voids = segment_voids(phases, spacing=spacing, min_volume=config.min_void_volume)
         with _stage(provenance, "cracks"):

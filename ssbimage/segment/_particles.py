@@ -44,7 +44,7 @@ import dask.array as da
 import numba
 import numpy as np
 
-from .._arrays import as_dask, compute_in_batches, kernel_threads, label_counts
+from .._arrays import as_dask, compute_in_batches, is_zarr_array, kernel_threads, label_counts
 from .._distance import clipped_distance
 from .._spacing import check_spacing
 from ._label import kept_numbers, label
@@ -112,9 +112,23 @@ def _core(shape, block_info, halo):
 
 def _levels_block(mask, spacing, clip, unit, halo, block_info=None):
     """The block's core (without its halo) of the distance in steps of ``unit``."""
-    distance = clipped_distance(mask, spacing, clip, _core(mask.shape, block_info, halo))
+    return _levels(mask, spacing, clip, unit, _core(mask.shape, block_info, halo))
+
+
+def _levels_of_phases(inner, phases, particle_phases, spacing, clip, unit):
+    """:func:`_levels_block` of a block of the phase map read with its halo (``inner``: the core)."""
+    return _levels(_particle_mask(phases, particle_phases), spacing, clip, unit, inner)
+
+
+def _levels(mask, spacing, clip, unit, core):
+    distance = clipped_distance(mask, spacing, clip, core)
     np.multiply(distance, np.float32(1 / unit), out=distance)
     return np.rint(distance, out=distance).astype(np.uint16)
+
+
+def _particle_mask(phases, particle_phases):
+    # a chain of comparisons: ``isin`` sorts, and took 0.25 s of a 287³ block against 0.01 s
+    return phases if phases.dtype == bool else functools.reduce(operator.or_, [phases == p for p in particle_phases])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -422,6 +436,24 @@ def _merge_lookup(parts, n_markers, neck_ratio, contact_share):
     return lookup, len(kept), np.bincount(lookup, weights=voxels, minlength=len(kept) + 1).astype(np.int64)
 
 
+def _distance_levels(phases, mask, depth, particle_phases, spacing, max_radius, unit):
+    """The quantised distance (uint16 levels of ``unit``) in the work blocks of ``mask``, lazily.
+
+    From a Zarr phase map each block is read with its halo straight from the
+    store (:func:`ssbimage._scratch.map_haloed`); ``map_overlap`` instead holds
+    the neighbouring work blocks whole to cut their halos, and a batch of 8
+    work blocks of 256³ took 2.3 GiB at 2048³ (docs/performance.md, item 41).
+    """
+    from .._scratch import map_haloed
+
+    arguments = dict(spacing=tuple(spacing), clip=float(max_radius), unit=unit)
+    if is_zarr_array(phases):
+        return map_haloed(_levels_of_phases, [phases], chunks=mask.chunks, depth=list(depth.values()),
+                          dtype=np.uint16, located=True, particle_phases=tuple(particle_phases), **arguments)
+    return mask.map_overlap(_levels_block, depth=depth, boundary="none", trim=False, dtype=np.uint16,
+                            chunks=mask.chunks, halo=tuple(depth.values()), **arguments)
+
+
 def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
                       max_radius: float = 15.0, min_radius: float | None = None,
                       neck_ratio: float = 0.9, contact_share: float = 0.3,
@@ -431,7 +463,9 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
     Parameters
     ----------
     phases : (Z, Y, X) array or Volume
-        Phase map (DESIGN.md codes) or a boolean particle mask.
+        Phase map (DESIGN.md codes) or a boolean particle mask. A Zarr array
+        is read block by block with its halos, which takes the least memory
+        (:func:`ssbimage.pipeline.analyze` passes its checkpoint so).
     spacing : float or (3,) floats, optional
         Voxel size in µm; lengths below are in µm with it, in voxels without.
     particle_phases : tuple of int
@@ -501,9 +535,7 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
     spacing = check_spacing(1.0 if spacing is None else spacing, 3)
     voxel = float(min(spacing))
     min_radius = voxel if min_radius is None else float(min_radius)
-    data = as_dask(phases)
-    # a chain of comparisons: ``isin`` sorts, and took 0.25 s of a 287³ block against 0.01 s
-    mask = data if data.dtype == bool else functools.reduce(operator.or_, [data == p for p in particle_phases])
+    mask = _particle_mask(as_dask(phases), particle_phases)
     halo = _halo(max_radius, spacing)
     mask, depth = _fit(_work_chunks(mask, halo), halo)
     blocks = mask.chunks
@@ -517,9 +549,7 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
     # reads its blocks' neighbours again for their halos (1024³: 37.2 s in
     # batches of 2, 23.4 s of 8, 22.1 s of 16, before batches handed on their shared
     # inputs (notes item 38); 512³ has 8 blocks in all)
-    levels = stash_zarr(mask.map_overlap(_levels_block, depth=depth, boundary="none", trim=False, dtype=np.uint16,
-                                         chunks=blocks, spacing=tuple(spacing), clip=float(max_radius), unit=unit,
-                                         halo=tuple(depth.values())),
+    levels = stash_zarr(_distance_levels(phases, mask, depth, particle_phases, spacing, max_radius, unit),
                         name="distance", **{**scratch, "batch": BATCH})
     peaks = map_haloed(_marker_block, [levels], chunks=blocks, depth=(1, 1, 1), dtype=bool,
                        min_level=math.ceil(min_radius / unit - 0.5))
