@@ -98,6 +98,8 @@ def compute_in_batches(parts, batch: int = 8, carry_bytes: int = CARRY_BYTES) ->
     batch takes them as data instead of reading and cutting them again
     (:func:`_handover`). Those values stay in memory from the task that makes
     them to the end of their batch; ``carry_bytes=0`` hands nothing over.
+    After each batch the memory it freed goes back to the system
+    (:func:`return_freed_memory`).
 
     Under ``dask.distributed`` everything goes in one ``dask.compute``: the
     scheduler queues root tasks itself (which bounds what is read ahead),

@@ -164,7 +164,7 @@ def test_envelopes_meshed_one_voxel_around_each_box_miss_no_cell(spacing, monkey
 def test_envelopes_of_high_label_numbers_cost_only_the_labels_present():
     """Labels numbered from 10⁶ (a block of a 2048³ volume) give the same areas as from 1, and a
     block's result holds a row per label it meshes, not per label number below its highest
-    (rows for every lower number took 4 GiB at 2048³: docs/performance.md, item 41)."""
+    (rows for every lower number would have held about 4 GiB at 2048³: docs/performance.md, item 41)."""
     from scipy import ndimage
 
     from ssbimage.measure._envelopes import _block_label_areas

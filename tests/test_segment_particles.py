@@ -109,7 +109,7 @@ def test_face_scan_rows_span_only_the_labels_in_the_block():
     labels = np.zeros((6, 6, 8), np.uint32)
     labels[1:-1, 1:-1, 1:4], labels[1:-1, 1:-1, 4:7] = 1, 2
     labels[0], labels[-1] = SKIP, SKIP
-    distance = np.where(labels[..., :] > 0, 3, 0).astype(np.uint16)
+    distance = np.where((labels > 0) & (labels < SKIP), 3, 0).astype(np.uint16)
     distance[2, 2, 2] = 7
     low = _scan_faces(labels, distance, SKIP)
     high = _scan_faces(np.where((labels > 0) & (labels < SKIP), labels + 1_000_000, labels).astype(np.uint32),
