@@ -48,7 +48,7 @@ INNER_PAD = 1
 def _smoothed_indicator(labels, k, lo, hi, region_lo, region_hi,  # pragma: no cover - compiled
                         weights_z, weights_y, weights_x):
     """The indicator of ``labels == k`` on the box [lo, hi) smoothed on the region (block
-    coordinates, inside the box) by :func:`ssbimage._smoothing.smoothed`, as float64: the values of scipy's
+    coordinates, inside the box) by :func:`ssbimage._smoothing.smoothed`, in float32: the values of scipy's
     ``gaussian_filter`` of the box's float32 indicator, without the indicator's array
     beyond the smoothing's reach."""
     z0, z1 = max(region_lo[0] - weights_z.size // 2, lo[0]), min(region_hi[0] + weights_z.size // 2, hi[0])
@@ -61,10 +61,9 @@ def _smoothed_indicator(labels, k, lo, hi, region_lo, region_hi,  # pragma: no c
             for x in range(x1 - x0):
                 indicator[z - z0, y - y0, x] = 1.0 if row[x] == k else 0.0
     box_lo = (z0, y0, x0)
-    field = smoothed(indicator, (region_lo[0] - box_lo[0], region_lo[1] - box_lo[1], region_lo[2] - box_lo[2]),
-                      (region_hi[0] - region_lo[0], region_hi[1] - region_lo[1], region_hi[2] - region_lo[2]),
-                      weights_z, weights_y, weights_x)
-    return field.astype(np.float64)
+    return smoothed(indicator, (region_lo[0] - box_lo[0], region_lo[1] - box_lo[1], region_lo[2] - box_lo[2]),
+                    (region_hi[0] - region_lo[0], region_hi[1] - region_lo[1], region_hi[2] - region_lo[2]),
+                    weights_z, weights_y, weights_x)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -129,8 +128,9 @@ def _envelope_rows(labels, first, boxes, owned_lo, owned_hi, inner_pad, pad, wei
             needed_lo[a], needed_hi[a] = max(lo[a] - 3, wide_lo[a]), min(hi[a] + 3, wide_hi[a])
         if empty:
             continue
+        # float64: the derivatives below are taken in it
         field = _smoothed_indicator(labels, first + index, wide_lo, wide_hi, needed_lo, needed_hi,
-                                    weights_z, weights_y, weights_x)
+                                    weights_z, weights_y, weights_x).astype(np.float64)
         offset = lo - needed_lo
         inner = field[offset[0]:offset[0] + hi[0] - lo[0], offset[1]:offset[1] + hi[1] - lo[1],
                       offset[2]:offset[2] + hi[2] - lo[2]]

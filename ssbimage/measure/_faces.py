@@ -32,6 +32,8 @@ import math
 import dask
 import numba
 import numpy as np
+from numba import types
+from numba.typed import Dict
 import pandas as pd
 
 from .._arrays import as_dask, compute_in_batches
@@ -40,7 +42,7 @@ from .._distance import clipped_signed_distance
 from .._spacing import check_spacing
 from .._smoothing import gaussian_weights, smoothed
 from ._envelopes import _smoothed_indicator
-from ._surfaces import FIXED_POINT, _batch_within, _haloed_blocks, _sigmas, _sum_by_key, gap_voxels
+from ._surfaces import FIXED_POINT, _batch_within, _haloed_blocks, _sigmas, gap_voxels
 
 __all__ = ["interface_areas"]
 
@@ -56,70 +58,80 @@ def _smoothed_signed_distance(mask, spacing, sigmas, region):
                 for r, w, n in zip(region, weights, mask.shape))
     distance = clipped_signed_distance(mask, spacing, float(DISTANCE_CLIP * spacing.max()), box)
     return smoothed(distance, tuple(r.start - b.start for r, b in zip(region, box)),
-                    tuple(r.stop - r.start for r in region), *weights).astype(np.float64)
+                    tuple(r.stop - r.start for r in region), *weights)
 
 
 @numba.njit(cache=True, nogil=True)
-def _faces_along(axis, mask, phases, labels, wide, narrow, origin, thin, lo, hi, spacing,  # pragma: no cover - compiled
-                 fixed_point):
-    """Owner label, facing phase and area (in 1 / ``fixed_point`` µm², each face rounded) of the
-    faces between each voxel v in [lo, hi) and v + 1 along ``axis`` that separate the phase
-    from the rest; consecutive faces with the same owner and facing phase share a row.
+def _face_sums(mask, phases, labels, wide, narrow, origin, thin, lo, hi, spacing,  # pragma: no cover - compiled
+               fixed_point):
+    """Rows (owner label, facing phase, area in 1 / ``fixed_point`` µm²), one per owner and facing
+    phase, of the faces between each voxel v and v + 1 along each axis (v from ``lo`` to
+    ``hi[axis]``) that separate the phase from the rest; each face's area is rounded on its own.
 
     A face's normal is the mean of the central-difference gradients (as
-    ``np.gradient``) of ``wide`` at its two voxels, or of ``narrow`` if
+    ``np.gradient``, in float64) of ``wide`` at its two voxels, or of ``narrow`` if
     either voxel is on a thin gap (``thin``, ``wide`` and ``narrow`` start
     at ``origin``); it stands for |n_axis| / |n| of its area (a plain face
-    if the normal vanishes). Compiled: the NumPy version's
-    gathers held the GIL.
+    if the normal vanishes). The sums are kept per (owner, facing) in the
+    compiled loop: sorting one row per run of faces afterwards took a fifth of
+    a block's time (docs/performance.md, item 42).
     """
-    step = np.zeros(3, np.int64)
-    step[axis] = 1
-    face_area = 1.0
-    for a in range(3):
-        if a != axis:
-            face_area *= spacing[a]
-    capacity = 4096
-    owner = np.empty(capacity, np.int64)
-    facing = np.empty(capacity, np.int64)
-    area = np.empty(capacity, np.int64)
+    slots = Dict.empty(key_type=types.int64, value_type=types.int64)
+    owners = np.empty(256, np.int64)
+    facings = np.empty(256, np.int64)
+    sums = np.zeros(256, np.int64)
     count = 0
-    normal = np.empty(3)
-    for z in range(lo[0], hi[0]):
-        for y in range(lo[1], hi[1]):
-            for x in range(lo[2], hi[2]):
-                z2, y2, x2 = z + step[0], y + step[1], x + step[2]
-                inner_is_lower = mask[z, y, x]
-                if inner_is_lower == mask[z2, y2, x2]:
-                    continue
-                a, b, c = z - origin[0], y - origin[1], x - origin[2]
-                a2, b2, c2 = z2 - origin[0], y2 - origin[1], x2 - origin[2]
-                field = narrow if (thin[a, b, c] or thin[a2, b2, c2]) else wide
-                normal[0] = 0.5 * ((field[a + 1, b, c] - field[a - 1, b, c]) / (2 * spacing[0])
-                                   + (field[a2 + 1, b2, c2] - field[a2 - 1, b2, c2]) / (2 * spacing[0]))
-                normal[1] = 0.5 * ((field[a, b + 1, c] - field[a, b - 1, c]) / (2 * spacing[1])
-                                   + (field[a2, b2 + 1, c2] - field[a2, b2 - 1, c2]) / (2 * spacing[1]))
-                normal[2] = 0.5 * ((field[a, b, c + 1] - field[a, b, c - 1]) / (2 * spacing[2])
-                                   + (field[a2, b2, c2 + 1] - field[a2, b2, c2 - 1]) / (2 * spacing[2]))
-                length = np.sqrt(normal[0] ** 2 + normal[1] ** 2 + normal[2] ** 2)
-                weight = abs(normal[axis]) / length if length > 0 else 1.0
-                if inner_is_lower:
-                    face_facing, face_owner = phases[z2, y2, x2], labels[z, y, x]
-                else:
-                    face_facing, face_owner = phases[z, y, x], labels[z2, y2, x2]
-                units = np.int64(np.rint(weight * face_area * fixed_point))
-                # runs of faces with the same owner and facing phase (a patch
-                # crossed along a row) are summed here: half as many rows to sort (a
-                # 128³ block of the 512³ bench: 154 000 rows for 307 000 faces)
-                if count > 0 and owner[count - 1] == face_owner and facing[count - 1] == face_facing:
-                    area[count - 1] += units
-                    continue
-                if count == capacity:
-                    capacity *= 2
-                    owner, facing, area = grown(owner, capacity), grown(facing, capacity), grown(area, capacity)
-                owner[count], facing[count], area[count] = face_owner, face_facing, units
-                count += 1
-    return owner[:count], facing[:count], area[:count]
+    last_key, slot = np.int64(-1), np.int64(-1)
+    for axis in range(3):
+        face_area = 1.0
+        for a in range(3):
+            if a != axis:
+                face_area *= spacing[a]
+        dz, dy, dx = int(axis == 0), int(axis == 1), int(axis == 2)
+        for z in range(lo[0], hi[axis, 0]):
+            for y in range(lo[1], hi[axis, 1]):
+                for x in range(lo[2], hi[axis, 2]):
+                    inner_is_lower = mask[z, y, x]
+                    if inner_is_lower == mask[z + dz, y + dy, x + dx]:
+                        continue
+                    a, b, c = z - origin[0], y - origin[1], x - origin[2]
+                    a2, b2, c2 = a + dz, b + dy, c + dx
+                    field = narrow if (thin[a, b, c] or thin[a2, b2, c2]) else wide
+                    n0 = 0.5 * ((np.float64(field[a + 1, b, c]) - np.float64(field[a - 1, b, c])) / (2 * spacing[0])
+                                + (np.float64(field[a2 + 1, b2, c2]) - np.float64(field[a2 - 1, b2, c2]))
+                                / (2 * spacing[0]))
+                    n1 = 0.5 * ((np.float64(field[a, b + 1, c]) - np.float64(field[a, b - 1, c])) / (2 * spacing[1])
+                                + (np.float64(field[a2, b2 + 1, c2]) - np.float64(field[a2, b2 - 1, c2]))
+                                / (2 * spacing[1]))
+                    n2 = 0.5 * ((np.float64(field[a, b, c + 1]) - np.float64(field[a, b, c - 1])) / (2 * spacing[2])
+                                + (np.float64(field[a2, b2, c2 + 1]) - np.float64(field[a2, b2, c2 - 1]))
+                                / (2 * spacing[2]))
+                    length = np.sqrt(n0 * n0 + n1 * n1 + n2 * n2)
+                    along = n0 if axis == 0 else (n1 if axis == 1 else n2)
+                    weight = abs(along) / length if length > 0 else 1.0
+                    if inner_is_lower:
+                        facing, owner = np.int64(phases[z + dz, y + dy, x + dx]), np.int64(labels[z, y, x])
+                    else:
+                        facing, owner = np.int64(phases[z, y, x]), np.int64(labels[z + dz, y + dy, x + dx])
+                    # phase codes are uint8: one key per (owner, facing)
+                    key = owner * 256 + facing
+                    if key != last_key:
+                        if key in slots:
+                            slot = slots[key]
+                        else:
+                            slot = count
+                            slots[key] = slot
+                            if count == sums.size:
+                                owners, facings = grown(owners, 2 * count), grown(facings, 2 * count)
+                                sums = np.concatenate((sums, np.zeros(count, np.int64)))
+                            owners[count], facings[count] = owner, facing
+                            count += 1
+                        last_key = key
+                    sums[slot] += np.int64(np.rint(weight * face_area * fixed_point))
+    out = np.empty((count, 3), np.int64)
+    for i in range(count):
+        out[i, 0], out[i, 1], out[i, 2] = owners[i], facings[i], sums[i]
+    return out
 
 
 def _block_faces(phases, labels, halo, core, at_end, phase, spacing, smoothing, thin_smoothing):
@@ -141,18 +153,12 @@ def _block_faces(phases, labels, halo, core, at_end, phase, spacing, smoothing, 
     thin = gap_voxels(mask[around])[2:-2, 2:-2, 2:-2]
     if labels is None:
         labels = np.broadcast_to(np.zeros((), np.uint8), mask.shape)
-    rows = []
-    for axis in range(3):
-        lo = np.array(halo, np.int64)
-        # no pair beyond the volume's last voxel
-        hi = np.array([h + n - (1 if end and a == axis else 0)
-                       for a, (h, n, end) in enumerate(zip(halo, core, at_end))], np.int64)
-        rows.append(_faces_along(axis, mask, phases, labels, wide, narrow, origin, thin, lo, hi,
-                                 np.asarray(spacing, np.float64), FIXED_POINT))
-    owner, facing, units = (np.concatenate(column) for column in zip(*rows))
-    if not len(units):
-        return np.empty((0, 3), np.int64)
-    return _sum_by_key(np.column_stack([owner, facing]), units)
+    lo = np.array(halo, np.int64)
+    # per axis, no pair beyond the volume's last voxel
+    hi = np.array([[h + n - (1 if end and a == axis else 0) for a, (h, n, end) in enumerate(zip(halo, core, at_end))]
+                   for axis in range(3)], np.int64)
+    return _face_sums(mask, phases, labels, wide, narrow, origin, thin, lo, hi, np.asarray(spacing, np.float64),
+                      FIXED_POINT)
 
 
 def interface_areas(phases, *, spacing=None, phase: int = 2, labels=None, smoothing: float = 2.0,

@@ -272,25 +272,6 @@ def _area_factors(gradient, hessian, sigma_um):  # pragma: no cover - compiled
     return out
 
 
-def _sum_by_key(keys, areas):
-    """Rows (key..., summed area) with areas as exact integer multiples of 2⁻³² µm²
-    (``areas`` in µm², or integers already in those units)."""
-    keys = np.asarray(keys, np.int64)
-    # one int64 per row (mixed radix) sorts far faster than np.unique over rows
-    low = keys.min(axis=0) if len(keys) else 0
-    span = np.ptp(keys, axis=0) + 1 if len(keys) else np.ones(keys.shape[1], np.int64)
-    if len(keys) and np.prod(span.astype(float)) < 2.0 ** 62:
-        radix = np.cumprod(np.concatenate([span[1:], [1]])[::-1])[::-1]
-        codes, inverse = np.unique((keys - low) @ radix, return_inverse=True)
-        keys = low + (codes[:, None] // radix) % span
-    else:
-        keys, inverse = np.unique(keys, axis=0, return_inverse=True)
-    sums = np.zeros(len(keys), np.int64)
-    units = areas if areas.dtype.kind == "i" else np.rint(areas * FIXED_POINT).astype(np.int64)
-    np.add.at(sums, inverse.ravel(), units)
-    return np.column_stack([keys, sums])
-
-
 def _grouped(sizes, least):
     """Consecutive chunks gathered into groups of at least ``least`` voxels (the last may be less);
     returns the number of chunks in each group."""
