@@ -25,6 +25,30 @@ def is_zarr_array(image) -> bool:
     return zarr is not None and isinstance(image, zarr.Array)
 
 
+def delayed_blocks(image) -> np.ndarray:
+    """The blocks of an array as Delayed values (an object array shaped like its block grid),
+    each carrying only the tasks it needs.
+
+    ``to_delayed`` blocks share the array's whole graph, and each
+    ``dask.delayed(function)(block)`` call optimises and culls all of it
+    again: building one task per block took O(blocks²), 246 s for the 4096
+    haloed blocks of a 2048³ volume's interface areas (docs/performance.md,
+    item 42). Here the graph is optimised once and each block's own tasks are
+    found by walking back from its key.
+    """
+    from dask.delayed import Delayed
+    from dask.optimization import cull
+
+    array = as_dask(image)
+    keys = array.__dask_keys__()
+    graph = dict(array.__dask_optimize__(array.__dask_graph__(), keys))
+    out = np.empty(array.numblocks, object)
+    for index in np.ndindex(*array.numblocks):
+        key = (array.name, *index)
+        out[index] = Delayed(key, cull(graph, [key])[0])
+    return out
+
+
 def array_of_blocks(name: str, function, arguments: dict, chunks, dtype) -> da.Array:
     """A lazy array whose block ``index`` is ``function(*arguments[index])``, one task per block.
 
@@ -174,7 +198,7 @@ def label_counts(labels, n_labels: int):
     """
     import dask
 
-    blocks = as_dask(labels).to_delayed().ravel()
+    blocks = delayed_blocks(labels).ravel()
     parts = [dask.delayed(_present_counts)(b, None, n_labels) for b in blocks]
     return dask.delayed(_summed)(parts, n_labels)
 
@@ -211,8 +235,8 @@ def counts_within(labels, n_labels: int, masks=(), *, batch: int = 8) -> np.ndar
     import dask
 
     labels = as_dask(labels)
-    blocks = labels.to_delayed().ravel()
-    mask_blocks = [as_dask(m).rechunk(labels.chunks).to_delayed().ravel() for m in masks]
+    blocks = delayed_blocks(labels).ravel()
+    mask_blocks = [delayed_blocks(as_dask(m).rechunk(labels.chunks)).ravel() for m in masks]
     count = dask.delayed(_counts_in_block, pure=True)
     parts = compute_in_batches([count(b, *ms, n_labels=n_labels)
                                 for b, *ms in zip(blocks, *mask_blocks)], batch=batch)
@@ -241,7 +265,7 @@ def overlap_counts(first, second, *, either: bool = False):
     first = as_dask(first)
     second = as_dask(second).rechunk(first.chunks)
     parts = dask.compute(*[dask.delayed(_pair_block)(a, b, either) for a, b in
-                           zip(first.to_delayed().ravel(), second.to_delayed().ravel())])
+                           zip(delayed_blocks(first).ravel(), delayed_blocks(second).ravel())])
     table = pd.DataFrame(np.concatenate(parts) if parts else np.empty((0, 3), np.int64),
                          columns=["first", "second", "count"])
     return table.groupby(["first", "second"], as_index=False)["count"].sum()

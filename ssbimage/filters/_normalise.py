@@ -11,7 +11,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from .._arrays import as_dask
+from .._arrays import as_dask, delayed_blocks
 
 __all__ = ["global_histogram", "match_histogram", "match_peaks", "normalise_intensity"]
 
@@ -24,7 +24,7 @@ def block_sums(data, func, shape, **kwargs) -> da.Array:
     """
     starts = [np.cumsum((0,) + c)[:-1] for c in data.chunks]
     parts = []
-    for idx, block in zip(np.ndindex(*data.numblocks), data.to_delayed().ravel()):
+    for idx, block in zip(np.ndindex(*data.numblocks), delayed_blocks(data).ravel()):
         origin = tuple(int(s[i]) for s, i in zip(starts, idx))
         part = dask.delayed(func)(block, origin, **kwargs)
         parts.append(da.from_delayed(part, shape, np.float64))

@@ -15,6 +15,7 @@ import dask.array as da
 import numba
 import numpy as np
 
+from .._arrays import delayed_blocks
 from .._compiled import grown
 
 __all__ = ["curvature_factors", "gap_voxels"]
@@ -340,7 +341,7 @@ def _haloed_blocks(arrays, halo, least=None):
         groups = [[1] * len(c) for c in cores]
     else:
         groups = [_grouped(c, n) for c, n in zip(cores, least)]
-    delayed = [p.to_delayed() for p in padded]
+    delayed = [delayed_blocks(p) for p in padded]
     starts = [np.concatenate([[0], np.cumsum(g)]) for g in groups]
     for group in np.ndindex(*(len(g) for g in groups)):
         span = tuple(range(int(s[i]), int(s[i + 1])) for s, i in zip(starts, group))

@@ -19,7 +19,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from .._arrays import as_dask
+from .._arrays import as_dask, delayed_blocks
 from ..errors import SsbImageError
 from ._features import _context_block, _features, _padded_map, filter_halo, multiscale_features
 
@@ -337,8 +337,8 @@ PREDICT_BLOCK = 128  # voxels: edge of the blocks prediction works in
 def _annotated(features: da.Array, labels: da.Array):
     """Features, classes and (z, y, x) positions of the annotated voxels; only
     chunks with annotations compute their features."""
-    f_blocks = features.rechunk(labels.chunks + ((features.shape[3],),)).to_delayed().reshape(labels.numblocks)
-    l_blocks = labels.to_delayed()
+    f_blocks = delayed_blocks(features.rechunk(labels.chunks + ((features.shape[3],),))).reshape(labels.numblocks)
+    l_blocks = delayed_blocks(labels)
     starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in labels.chunks]
 
     @dask.delayed

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from .._arrays import as_dask
+from .._arrays import as_dask, delayed_blocks
 from .._spacing import check_spacing
 from ._label import keep_labels, label
 
@@ -129,7 +129,7 @@ def segment_dendrites(phases, *, spacing, lithium: int = LITHIUM, connectivity: 
     starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in labels.chunks]
     boxes = dask.delayed(_merge_boxes)([  # of the lithium of every component; max z = -1 if none
         dask.delayed(_boxes)(block, tuple(int(starts[a][idx[a]]) for a in range(3)), n)
-        for idx, block in zip(np.ndindex(*labels.numblocks), labels.to_delayed().ravel())
+        for idx, block in zip(np.ndindex(*labels.numblocks), delayed_blocks(labels).ravel())
     ]).compute() if n else np.empty((0, 6), int)
     min_penetration = 2 * spacing[0] if min_penetration is None else float(min_penetration)
     keep[1:] &= (boxes[:, 3] - top) * spacing[0] > min_penetration

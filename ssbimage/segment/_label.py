@@ -12,7 +12,7 @@ from dask.base import tokenize
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from .._arrays import array_of_blocks, as_dask, compute_in_batches
+from .._arrays import array_of_blocks, as_dask, compute_in_batches, delayed_blocks
 from ._runs import compact_runs, face_labels, first_voxels, label_runs, paint_runs
 
 __all__ = ["label"]
@@ -204,7 +204,7 @@ def label(mask, *, connectivity: int = 26, keep_runs: bool = True):
         raise ValueError(f"label needs a 3D mask, got shape {mask.shape}")
     grid = mask.numblocks
     starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in mask.chunks]
-    blocks = mask.to_delayed()
+    blocks = delayed_blocks(mask)
     summarise = dask.delayed(_summarise, pure=True)
     keep_bytes = KEPT_RUNS_BYTES // int(np.prod(grid)) if keep_runs else 0
     summaries = [summarise(blocks[idx], tuple(int(starts[a][idx[a]]) for a in range(3)),

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from dask.base import tokenize
 
-from .._arrays import array_of_blocks, as_dask, counts_within
+from .._arrays import array_of_blocks, as_dask, counts_within, delayed_blocks
 from .._spacing import check_spacing
 from ._label import keep_labels, label
 
@@ -111,7 +111,7 @@ def near_phase(phases, code: int):
     scheduler spent more time on them than the test itself (item 35).
     """
     phases = as_dask(phases)
-    blocks = phases.to_delayed()
+    blocks = delayed_blocks(phases)
     grid = phases.numblocks
     layers = {index: dask.delayed(_outer_layers, pure=True)(blocks[index], code) for index in np.ndindex(*grid)}
     arguments = {}

@@ -6,7 +6,7 @@ import dask
 import numpy as np
 import pandas as pd
 
-from .._arrays import as_dask, overlap_counts
+from .._arrays import as_dask, delayed_blocks, overlap_counts
 
 __all__ = ["phase_dice", "match_instances"]
 
@@ -29,7 +29,7 @@ def phase_dice(found, truth, codes=(1, 2, 3, 4, 5)) -> dict:
     found, truth = as_dask(found), as_dask(truth)
     truth = truth.rechunk(found.chunks)
     parts = [dask.delayed(_phase_pairs)(f, t, tuple(codes))
-             for f, t in zip(found.to_delayed().ravel(), truth.to_delayed().ravel())]
+             for f, t in zip(delayed_blocks(found).ravel(), delayed_blocks(truth).ravel())]
     both, n_found, n_truth = dask.delayed(sum)(parts).compute().T
     total = n_found + n_truth
     return {int(c): (float(2 * b / t) if t else float("nan")) for c, b, t in zip(codes, both, total)}
