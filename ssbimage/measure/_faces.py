@@ -32,9 +32,9 @@ import math
 import dask
 import numba
 import numpy as np
+import pandas as pd
 from numba import types
 from numba.typed import Dict
-import pandas as pd
 
 from .._arrays import as_dask, compute_in_batches
 from .._compiled import grown
