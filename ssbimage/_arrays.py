@@ -65,8 +65,8 @@ def array_of_blocks(name: str, function, arguments: dict, chunks, dtype) -> da.A
     run = dask.delayed(function, pure=True)
     parts = [run(*arguments[index], dask_key_name=(name, *index))
              for index in np.ndindex(*(len(c) for c in chunks))]
-    # one low-level layer under the array's name (the inputs are to_delayed
-    # blocks, already materialised), so that culling finds it
+    # one low-level layer under the array's name (the inputs are blocks of
+    # :func:`delayed_blocks`, already materialised), so that culling finds it
     graph = dict(HighLevelGraph.merge(*[part.__dask_graph__() for part in parts]))
     return da.Array(graph, name, chunks, dtype=dtype)
 

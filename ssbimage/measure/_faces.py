@@ -79,7 +79,7 @@ def _face_sums(mask, phases, labels, wide, narrow, origin, thin, lo, hi, spacing
     slots = Dict.empty(key_type=types.int64, value_type=types.int64)
     owners = np.empty(256, np.int64)
     facings = np.empty(256, np.int64)
-    sums = np.zeros(256, np.int64)
+    sums = np.empty(256, np.int64)
     count = 0
     last_key, slot = np.int64(-1), np.int64(-1)
     for axis in range(3):
@@ -122,9 +122,9 @@ def _face_sums(mask, phases, labels, wide, narrow, origin, thin, lo, hi, spacing
                             slot = count
                             slots[key] = slot
                             if count == sums.size:
-                                owners, facings = grown(owners, 2 * count), grown(facings, 2 * count)
-                                sums = np.concatenate((sums, np.zeros(count, np.int64)))
-                            owners[count], facings[count] = owner, facing
+                                owners, facings, sums = (grown(owners, 2 * count), grown(facings, 2 * count),
+                                                         grown(sums, 2 * count))
+                            owners[count], facings[count], sums[count] = owner, facing, 0
                             count += 1
                         last_key = key
                     sums[slot] += np.int64(np.rint(weight * face_area * fixed_point))
