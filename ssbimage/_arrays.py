@@ -7,6 +7,8 @@ import os
 import dask.array as da
 import numpy as np
 
+from ._compiled import counts_in_range, value_range
+
 
 def as_dask(image) -> da.Array:
     """The voxels of a Volume, or a NumPy/Dask/Zarr array, as a Dask array (no copy for Dask;
@@ -77,15 +79,33 @@ def kernel_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def return_freed_memory() -> None:
+def resident_bytes() -> int:
+    """The process's resident memory in bytes (Linux), or 0 where it cannot be read."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+#: batches hand their freed memory back only while the process holds more than this
+TRIM_ABOVE_BYTES = 3 * 2**29
+
+
+def return_freed_memory(above: int = 0) -> None:
     """Hand freed memory back to the system (glibc's ``malloc_trim``); elsewhere a no-op.
 
     glibc keeps freed blocks in its per-thread arenas for reuse, so the
     buffers of one batch or stage stayed resident under the next one's
     (a 512³ analysis: 0.08–0.21 GiB returned at each stage's start; at
     2048³ the particle stage rose to 3.07 GiB: docs/performance.md, item 41).
+    With ``above``, only if resident memory (where it can be read) exceeds
+    that many bytes: what is handed back is faulted in again by the next
+    batch, which cost 8 % of the 1024³ interface areas' time (item 42).
     """
     global _malloc_trim
+    if above and 0 < resident_bytes() <= above:
+        return
     if _malloc_trim is None:
         import ctypes
         import ctypes.util
@@ -122,8 +142,8 @@ def compute_in_batches(parts, batch: int = 8, carry_bytes: int = CARRY_BYTES) ->
     batch takes them as data instead of reading and cutting them again
     (:func:`_handover`). Those values stay in memory from the task that makes
     them to the end of their batch; ``carry_bytes=0`` hands nothing over.
-    After each batch the memory it freed goes back to the system
-    (:func:`return_freed_memory`).
+    After each batch the memory it freed goes back to the system while the
+    process holds more than ``TRIM_ABOVE_BYTES`` (:func:`return_freed_memory`).
 
     Under ``dask.distributed`` everything goes in one ``dask.compute``: the
     scheduler queues root tasks itself (which bounds what is read ahead),
@@ -160,7 +180,7 @@ def compute_in_batches(parts, batch: int = 8, carry_bytes: int = CARRY_BYTES) ->
         results.extend(values[:len(wanted)])
         carried = _carried(handover, values[len(wanted):], carry_bytes)
         del values
-        return_freed_memory()
+        return_freed_memory(above=TRIM_ABOVE_BYTES)
     return results
 
 
@@ -203,13 +223,23 @@ def label_counts(labels, n_labels: int):
     return dask.delayed(_summed)(parts, n_labels)
 
 
-def _present_counts(block, mask, n_labels):
-    # only the labels present: a dense count per block would gather
-    # blocks × labels numbers (1.2 GiB for 512 blocks of a 1024³ volume)
-    values = block.ravel() if mask is None else block.ravel()[mask.ravel()]
-    counts = np.bincount(values, minlength=n_labels + 1)[: n_labels + 1]
+def _present_counts(block, mask, n_labels, span=None):
+    """The labels (at most ``n_labels``) present in a block, or in it within ``mask``, and their voxels.
+
+    Only the labels present: a dense count per block would gather
+    blocks × labels numbers (1.2 GiB for 512 blocks of a 1024³ volume).
+    Compiled and free of the GIL (``np.bincount`` held it, and with the
+    mask's boolean selection took most of the 1024³ voids' counting time:
+    docs/performance.md, item 43). ``span``: the block's (lowest, highest) label, if known.
+    """
+    values = np.ascontiguousarray(block).reshape(-1)
+    if values.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    lowest, highest = value_range(values) if span is None else span
+    selected = np.empty(0, bool) if mask is None else np.ascontiguousarray(mask, bool).reshape(-1)
+    counts = counts_in_range(values, selected, max(lowest, 0), min(highest, n_labels))
     present = np.flatnonzero(counts)
-    return present, counts[present]
+    return present + max(lowest, 0), counts[present]
 
 
 def _summed(parts, n_labels):
@@ -220,7 +250,9 @@ def _summed(parts, n_labels):
 
 
 def _counts_in_block(block, *masks, n_labels):
-    return [_present_counts(block, None, n_labels)] + [_present_counts(block, m, n_labels) for m in masks]
+    flat = np.ascontiguousarray(block).reshape(-1)
+    span = value_range(flat) if flat.size else None
+    return [_present_counts(flat, m, n_labels, span) for m in (None, *masks)]
 
 
 def counts_within(labels, n_labels: int, masks=(), *, batch: int = 8) -> np.ndarray:

@@ -156,3 +156,23 @@ def test_batches_of_haloed_blocks_hand_their_shared_chunks_to_the_next(carry_byt
         assert source.reads < 60
     else:  # a 4³ chunk of int64 is 512 bytes: nothing fits, as without a hand-over
         assert source.reads > 120
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_batches_hand_memory_back_only_above_the_resident_threshold(monkeypatch):
+    """After each batch, glibc's trim runs only while resident memory is over ``TRIM_ABOVE_BYTES``."""
+    import dask
+
+    import ssbimage._arrays as arrays
+
+    resident = arrays.resident_bytes()
+    assert 10 * 2**20 < resident < 64 * 2**30
+    trims = []
+    monkeypatch.setattr(arrays, "_malloc_trim", lambda pad: trims.append(pad))
+    parts = [dask.delayed(int)(k) for k in range(9)]
+    for threshold, expected in [(resident * 4, 0), (resident // 4, 3)]:  # 3 batches
+        trims.clear()
+        monkeypatch.setattr(arrays, "TRIM_ABOVE_BYTES", threshold)
+        with dask.config.set(scheduler="threads"):
+            assert arrays.compute_in_batches(parts, batch=3) == list(range(9))
+        assert len(trims) == expected

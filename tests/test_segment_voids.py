@@ -72,3 +72,23 @@ def test_counts_within_equal_bincount_in_any_chunks(cathode, chunks):
     np.testing.assert_array_equal(counted[0], np.bincount(truth_voids.ravel(), minlength=n + 1))
     for row, mask in zip(counted[1:], masks):
         np.testing.assert_array_equal(row, np.bincount(truth_voids[mask], minlength=n + 1))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint32, np.int64])
+def test_block_counts_equal_bincount_for_high_labels_and_masks(dtype):
+    """A block's counts (compiled, from its lowest label) equal ``np.bincount``'s nonzero entries,
+    for labels far from 0, within a mask, and without the labels above ``n_labels``."""
+    from ssbimage._arrays import _counts_in_block
+
+    rng = np.random.default_rng(4)
+    base = 200 if dtype == np.uint8 else 1_000_000
+    block = (base + rng.integers(0, 40, (9, 10, 11))).astype(dtype)
+    block[0, 0, :5] = 0
+    mask = rng.random(block.shape) < 0.3
+    n_labels = base + 30
+    everything, within = _counts_in_block(block, mask, n_labels=n_labels)
+    for (present, counts), values in [(everything, block.ravel()), (within, block[mask])]:
+        expected = np.bincount(values.astype(np.int64), minlength=n_labels + 1)[: n_labels + 1]
+        np.testing.assert_array_equal(present, np.flatnonzero(expected))
+        np.testing.assert_array_equal(counts, expected[present])
+    assert present.max() <= n_labels and 0 in everything[0]
