@@ -51,6 +51,39 @@ def delayed_blocks(image) -> np.ndarray:
     return out
 
 
+def task(function, *args, dask_key_name=None, **kwargs):
+    """``dask.delayed(function, pure=True)(*args, **kwargs)``, built directly (under
+    ``dask_key_name`` if given).
+
+    Delayed arguments, also inside lists, tuples and dicts, become
+    references to their keys and their graphs are merged as they are.
+    ``dask.delayed`` optimised each argument's graph again at every call:
+    1–3 ms per haloed block, 6.4 s of task building for the 1024³ interface
+    areas, envelopes and void contacts (docs/performance.md, item 43).
+    """
+    from dask._task_spec import Task, TaskRef, parse_input
+    from dask.base import tokenize
+    from dask.delayed import Delayed
+    from dask.utils import funcname
+
+    graph = {}
+
+    def reference(value):
+        if isinstance(value, Delayed):
+            graph.update(value.__dask_graph__())
+            return TaskRef(value.key)
+        if isinstance(value, dict):
+            return {k: reference(v) for k, v in value.items()}
+        if type(value) in (list, tuple):
+            return type(value)(reference(v) for v in value)
+        return value
+
+    key = dask_key_name or f"{funcname(function)}-{tokenize(function, args, kwargs)}"
+    graph[key] = Task(key, function, *(parse_input(reference(a)) for a in args),
+                      **{k: parse_input(reference(v)) for k, v in kwargs.items()})
+    return Delayed(key, graph)
+
+
 def array_of_blocks(name: str, function, arguments: dict, chunks, dtype) -> da.Array:
     """A lazy array whose block ``index`` is ``function(*arguments[index])``, one task per block.
 
@@ -61,15 +94,9 @@ def array_of_blocks(name: str, function, arguments: dict, chunks, dtype) -> da.A
     a ``dask.distributed`` scheduler has a fifth of ``label``'s tasks to handle.
     ``name`` must be unique to the computation (a token of its inputs).
     """
-    import dask
-    from dask.highlevelgraph import HighLevelGraph
-
-    run = dask.delayed(function, pure=True)
-    parts = [run(*arguments[index], dask_key_name=(name, *index))
-             for index in np.ndindex(*(len(c) for c in chunks))]
-    # one low-level layer under the array's name (the inputs are blocks of
-    # :func:`delayed_blocks`, already materialised), so that culling finds it
-    graph = dict(HighLevelGraph.merge(*[part.__dask_graph__() for part in parts]))
+    graph = {}
+    for index in np.ndindex(*(len(c) for c in chunks)):
+        graph.update(task(function, *arguments[index], dask_key_name=(name, *index)).dask)
     return da.Array(graph, name, chunks, dtype=dtype)
 
 
@@ -216,11 +243,9 @@ def label_counts(labels, n_labels: int):
     Returns a dask Delayed of a (n_labels + 1,) int64 array. To count within
     masks too, use :func:`counts_within` (one pass, batched).
     """
-    import dask
-
     blocks = delayed_blocks(labels).ravel()
-    parts = [dask.delayed(_present_counts)(b, None, n_labels) for b in blocks]
-    return dask.delayed(_summed)(parts, n_labels)
+    parts = [task(_present_counts, b, None, n_labels) for b in blocks]
+    return task(_summed, parts, n_labels)
 
 
 def _present_counts(block, mask, n_labels, span=None):
@@ -264,13 +289,10 @@ def counts_within(labels, n_labels: int, masks=(), *, batch: int = 8) -> np.ndar
     at 2048³ it computed label blocks for the first count far ahead of the
     second's inputs and held them, 10.6 GiB and rising when it was stopped.
     """
-    import dask
-
     labels = as_dask(labels)
     blocks = delayed_blocks(labels).ravel()
     mask_blocks = [delayed_blocks(as_dask(m).rechunk(labels.chunks)).ravel() for m in masks]
-    count = dask.delayed(_counts_in_block, pure=True)
-    parts = compute_in_batches([count(b, *ms, n_labels=n_labels)
+    parts = compute_in_batches([task(_counts_in_block, b, *ms, n_labels=n_labels)
                                 for b, *ms in zip(blocks, *mask_blocks)], batch=batch)
     return np.stack([_summed([p[k] for p in parts], n_labels) for k in range(len(masks) + 1)])
 
@@ -296,7 +318,7 @@ def overlap_counts(first, second, *, either: bool = False):
 
     first = as_dask(first)
     second = as_dask(second).rechunk(first.chunks)
-    parts = dask.compute(*[dask.delayed(_pair_block)(a, b, either) for a, b in
+    parts = dask.compute(*[task(_pair_block, a, b, either) for a, b in
                            zip(delayed_blocks(first).ravel(), delayed_blocks(second).ravel())])
     table = pd.DataFrame(np.concatenate(parts) if parts else np.empty((0, 3), np.int64),
                          columns=["first", "second", "count"])

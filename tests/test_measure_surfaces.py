@@ -224,7 +224,7 @@ def test_batches_of_haloed_blocks_read_within_the_budget(blocks):
     arrays = [da.zeros(shape, dtype=np.uint8, chunks=8), da.zeros(shape, dtype=np.uint32, chunks=8)]
     chunk_bytes = 5 * 8**3
     budget = 100 * chunk_bytes
-    batch = _batch_within(arrays, budget, least=1)
+    batch = _batch_within(arrays, budget, least=1, one_go=budget)
     order = list(np.ndindex(blocks, blocks, blocks))
 
     def read(start, size):  # the chunks a batch's haloed blocks touch
@@ -236,3 +236,9 @@ def test_batches_of_haloed_blocks_read_within_the_budget(blocks):
     # unless the whole volume is read in one go)
     assert batch in (blocks * blocks, blocks ** 3) or any(len(read(start, batch + 1)) * chunk_bytes > budget
                                            for start in range(0, len(order), batch + 1))
+    # every block in one go where two layers of chunks fit in ``one_go``, and not where they do not
+    layers = 2 * blocks * blocks * chunk_bytes
+    assert _batch_within(arrays, budget, least=1, one_go=layers) == blocks ** 3
+    by_budget = _batch_within(arrays, budget, least=1, one_go=0)
+    assert _batch_within(arrays, budget, least=1, one_go=layers - 1) == by_budget
+    assert blocks == 4 or by_budget < blocks ** 3

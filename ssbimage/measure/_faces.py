@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import math
 
-import dask
 import numba
 import numpy as np
 import pandas as pd
 from numba import types
 from numba.typed import Dict
 
-from .._arrays import as_dask, compute_in_batches
+from .._arrays import as_dask, compute_in_batches, task
 from .._compiled import grown
 from .._distance import clipped_signed_distance
 from .._spacing import check_spacing
@@ -208,8 +207,8 @@ def interface_areas(phases, *, spacing=None, phase: int = 2, labels=None, smooth
     sigmas = _sigmas(smoothing, spacing)
     clip = DISTANCE_CLIP * spacing.max() / spacing
     halo = tuple(math.ceil(4 * s + c) + 3 for s, c in zip(sigmas, clip))
-    parts = [dask.delayed(_block_faces)(blocks[0], blocks[1] if labels is not None else None, halo,
-                                        core, at_end, phase, spacing, smoothing, thin_smoothing)
+    parts = [task(_block_faces, blocks[0], blocks[1] if labels is not None else None, halo,
+                  core, at_end, phase, spacing, smoothing, thin_smoothing)
              for blocks, core, at_end in _haloed_blocks(arrays, halo)]
     rows = np.concatenate(compute_in_batches(parts, _batch_within(arrays))) if parts else np.empty((0, 3), np.int64)
     table = pd.DataFrame(rows, columns=["label", "facing", "area_um2"])

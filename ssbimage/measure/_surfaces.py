@@ -10,12 +10,11 @@ from __future__ import annotations
 import itertools
 import math
 
-import dask
 import dask.array as da
 import numba
 import numpy as np
 
-from .._arrays import delayed_blocks
+from .._arrays import delayed_blocks, task
 from .._compiled import grown
 
 __all__ = ["curvature_factors", "gap_voxels"]
@@ -352,32 +351,36 @@ def _haloed_blocks(arrays, halo, least=None):
         if counts == (1, 1, 1) and not any(map(any, edges)):
             blocks = [d[tuple(r[0] for r in span)] for d in delayed]
         else:
-            blocks = [dask.delayed(_assembled)([d[index] for index in itertools.product(*span)], counts, halo,
-                                               edges) for d in delayed]
+            blocks = [task(_assembled, [d[index] for index in itertools.product(*span)], counts, halo, edges)
+                      for d in delayed]
         yield blocks, core, at_end
 
 
 #: the chunks a batch of haloed blocks reads may take this much memory
 READ_ONCE_BYTES = 1 << 30
+#: every block in one go while two layers of chunks take at most this much
+ONE_GO_BYTES = 3 << 29
 
 
-def _batch_within(arrays, budget=READ_ONCE_BYTES, least=8) -> int:
+def _batch_within(arrays, budget=READ_ONCE_BYTES, least=8, one_go=ONE_GO_BYTES) -> int:
     """Blocks per batch of haloed chunks whose chunks and neighbours fit in ``budget`` bytes,
-    at least ``least``; every block at once where the whole volume fits.
+    at least ``least``; every block at once where two layers of chunks fit in ``one_go``.
 
     Each batch reads its neighbours' chunks again, but for what the previous
     batch hands on (:func:`ssbimage._arrays.compute_in_batches`). In one go Dask works
     through the blocks in order and holds the decoded chunks until their last
     neighbour is done, about two layers of chunks along z, and reads each once:
     a 512³ volume's interface areas took 10.5–11.2 s in batches of 8 against
-    9.4–9.9 s in one go, at a peak of 0.80 against 1.04 GiB (item 36).
+    9.4–9.9 s in one go, at a peak of 0.80 against 1.04 GiB (item 36), and a
+    1024³ volume's 146–157 s against 188–201 s in batches of 16, at a peak of
+    2.22–2.35 against 1.38–1.39 GiB (item 43).
     Otherwise a batch of b consecutive chunks (C order) reads the
     3 × 3 × (b + 2) chunks around them, or 3 × (rows + 2) rows of chunks once it
     spans whole rows, and stops at one layer of chunks. At 1024³ in 128³
     chunks a batch of 8 (one row) reads 9 chunks per block and 16 reads 6; at
     2048³ the budget keeps it at 9 (item 37).
     """
-    if 2 * sum(a.nbytes for a in arrays) // arrays[0].numblocks[0] <= budget:
+    if 2 * sum(a.nbytes for a in arrays) // arrays[0].numblocks[0] <= one_go:
         return math.prod(arrays[0].numblocks)
     chunk_bytes = sum(a.dtype.itemsize * math.prod(a.chunksize) for a in arrays)
     rows, per_row = arrays[0].numblocks[1], arrays[0].numblocks[2]

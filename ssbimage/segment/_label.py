@@ -12,7 +12,7 @@ from dask.base import tokenize
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from .._arrays import array_of_blocks, as_dask, compute_in_batches, delayed_blocks
+from .._arrays import array_of_blocks, as_dask, compute_in_batches, delayed_blocks, task
 from ._runs import compact_runs, face_labels, first_voxels, label_runs, paint_runs
 
 __all__ = ["label"]
@@ -206,9 +206,8 @@ def label(mask, *, connectivity: int = 26, keep_runs: bool = True):
     grid = mask.numblocks
     starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in mask.chunks]
     blocks = delayed_blocks(mask)
-    summarise = dask.delayed(_summarise, pure=True)
     keep_bytes = KEPT_RUNS_BYTES // int(np.prod(grid)) if keep_runs else 0
-    summaries = [summarise(blocks[idx], tuple(int(starts[a][idx[a]]) for a in range(3)),
+    summaries = [task(_summarise, blocks[idx], tuple(int(starts[a][idx[a]]) for a in range(3)),
                            mask.shape, connectivity, keep_bytes) for idx in np.ndindex(*grid)]
     # pass 1 and the union-find run now, once: every block of the result
     # needs them, and left lazy they would be redone by every separate compute

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import itertools
 
-import dask
 import numba
 import numpy as np
 import pandas as pd
 from dask.base import tokenize
 
-from .._arrays import array_of_blocks, as_dask, counts_within, delayed_blocks
+from .._arrays import array_of_blocks, as_dask, counts_within, delayed_blocks, task
 from .._spacing import check_spacing
 from ._label import keep_labels, label
 
@@ -113,7 +112,7 @@ def near_phase(phases, code: int):
     phases = as_dask(phases)
     blocks = delayed_blocks(phases)
     grid = phases.numblocks
-    layers = {index: dask.delayed(_outer_layers, pure=True)(blocks[index], code) for index in np.ndindex(*grid)}
+    layers = {index: task(_outer_layers, blocks[index], code) for index in np.ndindex(*grid)}
     arguments = {}
     for index in np.ndindex(*grid):
         around = {}
