@@ -358,8 +358,9 @@ def _haloed_blocks(arrays, halo, least=None):
 
 #: the chunks a batch of haloed blocks reads may take this much memory
 READ_ONCE_BYTES = 1 << 30
-#: every block in one go while two layers of chunks take at most this much
-ONE_GO_BYTES = 3 << 29
+#: every block in one go while two layers of chunks take at most this much (1024³ in one go:
+#: 22 % faster interface areas, but the analysis peaked at 2.93 GiB in run 31; item 43)
+ONE_GO_BYTES = 1 << 30
 
 
 def _batch_within(arrays, budget=READ_ONCE_BYTES, least=8, one_go=ONE_GO_BYTES) -> int:
@@ -371,9 +372,9 @@ def _batch_within(arrays, budget=READ_ONCE_BYTES, least=8, one_go=ONE_GO_BYTES) 
     through the blocks in order and holds the decoded chunks until their last
     neighbour is done, about two layers of chunks along z, and reads each once:
     a 512³ volume's interface areas took 10.5–11.2 s in batches of 8 against
-    9.4–9.9 s in one go, at a peak of 0.80 against 1.04 GiB (item 36), and a
-    1024³ volume's 146–157 s against 188–201 s in batches of 16, at a peak of
-    2.22–2.35 against 1.38–1.39 GiB (item 43).
+    9.4–9.9 s in one go, at a peak of 0.80 against 1.04 GiB (item 36); a
+    1024³ volume's took 146–157 s against 188–201 s in batches of 16, at a
+    peak of 2.22–2.35 against 1.38–1.39 GiB on their own (item 43).
     Otherwise a batch of b consecutive chunks (C order) reads the
     3 × 3 × (b + 2) chunks around them, or 3 × (rows + 2) rows of chunks once it
     spans whole rows, and stops at one layer of chunks. At 1024³ in 128³
