@@ -280,8 +280,11 @@ def _counts_in_block(block, *masks, n_labels):
     return [_present_counts(flat, m, n_labels, span) for m in (None, *masks)]
 
 
-def counts_within(labels, n_labels: int, masks=(), *, batch: int = 8) -> np.ndarray:
+def counts_within(labels, n_labels: int | None, masks=(), *, batch: int = 8) -> np.ndarray:
     """Voxels per label 0..n_labels, in all (row 0) and within each mask (rows 1..), computed now.
+
+    ``n_labels=None`` counts up to the highest label present, without a pass
+    of its own to find it (``labels.max()`` read a 1024³ label image once more).
 
     One task per block counts them all, and blocks are computed a batch at a
     time (:func:`compute_in_batches`). Separate lazy counts of the same label
@@ -292,8 +295,11 @@ def counts_within(labels, n_labels: int, masks=(), *, batch: int = 8) -> np.ndar
     labels = as_dask(labels)
     blocks = delayed_blocks(labels).ravel()
     mask_blocks = [delayed_blocks(as_dask(m).rechunk(labels.chunks)).ravel() for m in masks]
-    parts = compute_in_batches([task(_counts_in_block, b, *ms, n_labels=n_labels)
+    parts = compute_in_batches([task(_counts_in_block, b, *ms,
+                                     n_labels=np.iinfo(np.int64).max if n_labels is None else n_labels)
                                 for b, *ms in zip(blocks, *mask_blocks)], batch=batch)
+    if n_labels is None:
+        n_labels = max((int(present[-1]) for part in parts for present, _ in part if present.size), default=0)
     return np.stack([_summed([p[k] for p in parts], n_labels) for k in range(len(masks) + 1)])
 
 

@@ -72,6 +72,9 @@ def test_counts_within_equal_bincount_in_any_chunks(cathode, chunks):
     np.testing.assert_array_equal(counted[0], np.bincount(truth_voids.ravel(), minlength=n + 1))
     for row, mask in zip(counted[1:], masks):
         np.testing.assert_array_equal(row, np.bincount(truth_voids[mask], minlength=n + 1))
+    # without n: up to the highest label present, found by the counts themselves
+    np.testing.assert_array_equal(counts_within(da.from_array(truth_voids, chunks=chunks), None,
+                                                [da.from_array(m, chunks=16) for m in masks], batch=3), counted)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint32, np.int64])

@@ -155,9 +155,8 @@ def particle_table(phases, particles, *, spacing=None, cracks=None, smoothing: f
     """
     spacing = check_spacing(getattr(phases, "spacing", 1.0) if spacing is None else spacing, 3)
     phases, particles = as_dask(phases), as_dask(particles).rechunk(as_dask(phases).chunks)
-    n = int(particles.max().compute())
     voxel = float(np.prod(spacing))
-    sizes, crack_voxels = counts_within(particles, n, [phases == CRACK])
+    sizes, crack_voxels = counts_within(particles, None, [phases == CRACK])
     areas = interface_areas(phases, spacing=spacing, phase=ACTIVE, labels=particles, smoothing=smoothing)
     by_facing = areas.pivot_table(index="label", columns="facing", values="area_um2",
                                   aggfunc="sum", fill_value=0.0)
