@@ -7,6 +7,7 @@ from scipy import ndimage
 
 from ssbimage.filters import gaussian, median
 from ssbimage.segment import global_thresholds, threshold_phases
+from ssbimage.segment._phases import classify_grey
 
 
 @pytest.fixture
@@ -20,6 +21,15 @@ def test_gaussian_equals_scipy(noisy, chunks):
     out = gaussian(da.from_array(noisy, chunks=chunks), 1.5)
     # bit for bit from float32, also where chunks thinner than the halo join a neighbour
     np.testing.assert_array_equal(out.compute(), ndimage.gaussian_filter(noisy, 1.5, mode="nearest"))
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.float64])
+def test_gaussian_of_other_grey_types_equals_scipy_of_their_float32(noisy, dtype):
+    # uint16 and int16 blocks are smoothed as they are, float64 ones through a float32 copy
+    grey = (noisy - 1000 if dtype == np.int16 else noisy).astype(dtype)
+    out = gaussian(da.from_array(grey, chunks=(10, 11, 13)), 1.0)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out.compute(), ndimage.gaussian_filter(grey.astype(np.float32), 1.0, mode="nearest"))
 
 
 def test_gaussian_with_a_zero_sigma_leaves_that_axis(noisy):
@@ -68,6 +78,27 @@ def test_manual_thresholds_and_sample_types():
         threshold_phases(grey, sample="cathode", thresholds=(28000, 13000))
     with pytest.raises(ValueError, match="sample"):
         threshold_phases(grey, sample="separator")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint16])
+def test_classify_grey_equals_digitize(dtype):
+    rng = np.random.default_rng(5)
+    thresholds = np.array([18692.5, 28918.5]) if dtype == np.uint16 else np.array([0.25, 0.5, 0.625])
+    high = 40000 if dtype == np.uint16 else 1.0
+    grey = (rng.random((17, 9, 13)) * high).astype(dtype)
+    # values on the thresholds themselves, and just either side of them
+    grey.flat[:4] = np.concatenate([np.floor(thresholds[:2]), np.ceil(thresholds[:2])]).astype(dtype)
+    if dtype != np.uint16:
+        grey.flat[6:9] = thresholds[:3].astype(dtype)
+        grey.flat[9:12] = np.nextafter(thresholds[:3].astype(dtype), dtype(0))
+        grey.flat[12] = np.nan
+    codes = np.arange(7, 7 + thresholds.size + 1, dtype=np.uint8)
+    expected = codes[np.digitize(grey, thresholds)]
+    found = classify_grey(grey, thresholds, codes)
+    assert found.dtype == np.uint8 and found.shape == grey.shape
+    np.testing.assert_array_equal(found, expected)
+    # a non-contiguous view gives the same
+    np.testing.assert_array_equal(classify_grey(grey[:, ::2], thresholds, codes), expected[:, ::2])
 
 
 def _active_faces(phases, where):
