@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from ssbimage.segment import label
+from ssbimage.segment import label, label_and_count
 
 STRUCTURE = {6: ndimage.generate_binary_structure(3, 1), 18: ndimage.generate_binary_structure(3, 2),
              26: np.ones((3, 3, 3), bool)}
@@ -136,3 +136,23 @@ def test_chunks_with_more_components_than_uint16_holds():
     assert ndimage.label(mask[:, :, :40], STRUCTURE[6])[1] > 2 ** 16
     assert count == n
     np.testing.assert_array_equal(found.compute(), expected)
+
+
+@pytest.mark.parametrize("connectivity", [6, 26])
+@pytest.mark.parametrize("chunks", [(40, 50, 60), (16, 16, 16), (13, 27, 7)])
+def test_label_and_count_equal_bincounts_of_scipy_labels(connectivity, chunks):
+    """Counts from the first pass's runs equal bincounts of scipy's labels, in all and within
+    each mask (column 0: the voxels outside every component), whatever the chunks."""
+    mask = blobs()
+    inside = [blobs(seed=1, threshold=0.5), np.zeros(mask.shape, bool), np.ones(mask.shape, bool)]
+    expected, n = ndimage.label(mask, STRUCTURE[connectivity])
+    labels, count, counts = label_and_count(da.from_array(mask, chunks=chunks),
+                                            [da.from_array(m, chunks=11) for m in inside], connectivity=connectivity)
+    assert count == n and counts.shape == (4, n + 1) and counts.dtype == np.int64
+    np.testing.assert_array_equal(counts[0], np.bincount(expected.ravel(), minlength=n + 1))
+    for row, within in zip(counts[1:], inside):
+        np.testing.assert_array_equal(row, np.bincount(expected[within], minlength=n + 1))
+    np.testing.assert_array_equal(labels.compute(), expected)
+    # without masks: the voxels alone; with runs labelled again in pass 2, the same
+    _, _, alone = label_and_count(da.from_array(mask, chunks=chunks), connectivity=connectivity, keep_runs=False)
+    np.testing.assert_array_equal(alone, counts[:1])

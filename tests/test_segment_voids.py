@@ -95,3 +95,8 @@ def test_block_counts_equal_bincount_for_high_labels_and_masks(dtype):
         np.testing.assert_array_equal(present, np.flatnonzero(expected))
         np.testing.assert_array_equal(counts, expected[present])
     assert present.max() <= n_labels and 0 in everything[0]
+    # only background, and no background
+    (present, counts), = _counts_in_block(np.zeros((3, 4, 5), dtype), n_labels=n_labels)
+    assert present.tolist() == [0] and counts.tolist() == [60]
+    (present, counts), = _counts_in_block(np.full((3, 4, 5), base + 7, dtype), n_labels=n_labels)
+    assert present.tolist() == [base + 7] and counts.tolist() == [60]

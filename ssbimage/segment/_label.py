@@ -13,9 +13,9 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from .._arrays import array_of_blocks, as_dask, compute_in_batches, delayed_blocks, task
-from ._runs import compact_runs, face_labels, first_voxels, label_runs, paint_runs
+from ._runs import compact_runs, face_labels, first_voxels, label_runs, paint_runs, run_counts
 
-__all__ = ["label"]
+__all__ = ["label", "label_and_count"]
 
 _OFFSETS = {  # in-plane neighbour offsets across a chunk face, per connectivity
     6: [(0, 0)],
@@ -30,10 +30,12 @@ _OFFSETS = {  # in-plane neighbour offsets across a chunk face, per connectivity
 KEPT_RUNS_BYTES = 128 * 2**20
 
 
-def _summarise(block, location, shape, connectivity, keep_bytes):
+def _summarise(block, location, shape, connectivity, keep_bytes, count, *masks):
     """Pass 1 for one chunk: component count, first voxel of each, the six faces, and
-    the runs themselves if they take at most ``keep_bytes`` (else None)."""
+    the runs themselves if they take at most ``keep_bytes`` (else None); with ``count``
+    also each component's voxels in all and within each mask (:func:`run_counts`)."""
     runs, n = label_runs(block, connectivity)
+    counts = run_counts(block.shape, runs, n, masks) if count else None
     first_local = first_voxels(block.shape, runs, n)
     # within a chunk, global raster order is local raster order
     first = np.ravel_multi_index(
@@ -45,7 +47,7 @@ def _summarise(block, location, shape, connectivity, keep_bytes):
         # every chunk's faces are gathered at once: 384 KiB per 128³ chunk in
         # uint32, 1.6 GB at 2048³; half that in uint16, which holds most chunks' ids
         faces = [[plane.astype(np.uint16) for plane in pair] for pair in faces]
-    return n, first, faces, kept
+    return n, first, faces, kept, counts
 
 
 @numba.njit(cache=True, nogil=True)
@@ -120,6 +122,20 @@ def _mapping(summaries, grid, connectivity):
     rank[np.argsort(first_voxel, kind="stable")] = np.arange(1, n_components + 1, dtype=np.uint32)
     lookup = np.concatenate([[0], rank[component]]).astype(np.uint32)
     return offsets, lookup, int(n_components)
+
+
+def _component_counts(summaries, lookup, n):
+    """The chunks' counts per provisional id (pass 1) summed per final label; column 0 the
+    voxels outside every component."""
+    counts = [s[4] for s in summaries]
+    rows = counts[0].shape[0]
+    ids = np.concatenate([lookup[offset + 1:offset + c.shape[1]] for offset, c in
+                          zip(np.concatenate([[0], np.cumsum([s[0] for s in summaries])[:-1]]), counts)])
+    out = np.zeros((rows, n + 1), np.int64)
+    for row in range(rows):
+        out[row, 0] = sum(int(c[row, 0]) for c in counts)
+        np.add.at(out[row], ids, np.concatenate([c[row, 1:] for c in counts]))
+    return out
 
 
 def _paint(shape, runs, n, offset, lookup):
@@ -198,6 +214,49 @@ def label(mask, *, connectivity: int = 26, keep_runs: bool = True):
     >>> int(n), labels[0, 0, :2].compute().tolist(), int(labels[3, 3, 3])
     (2, [1, 1], 2)
     """
+    labels, n, _ = _labelled(mask, connectivity, keep_runs, (), count=False)
+    return labels, da.from_array(np.asarray(n))
+
+
+def label_and_count(mask, masks=(), *, connectivity: int = 26, keep_runs: bool = True):
+    """:func:`label`, and each component's voxels in all and within each of ``masks``, counted
+    in the first pass.
+
+    The counts come from the runs the first pass labels, so a table of
+    components needs no pass over the painted labels (which are painted
+    only when they are computed): at 2048³ the void table's second pass
+    labelled every chunk again and read it (docs/performance.md, item 44).
+
+    Parameters
+    ----------
+    mask : (Z, Y, X) array of bool
+    masks : sequence of (Z, Y, X) arrays of bool
+        Counted within; rechunked to the mask's chunks.
+    connectivity : {6, 18, 26}
+    keep_runs : bool
+        As :func:`label`.
+
+    Returns
+    -------
+    labels : (Z, Y, X) dask array of uint32
+    n : int
+    counts : (1 + len(masks), n + 1) ndarray of int64
+        Row 0 every voxel of each label, row k those in ``masks[k - 1]``; column 0
+        the voxels outside every component, as :func:`ssbimage._arrays.counts_within`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mask = np.zeros((4, 4, 4), bool)
+    >>> mask[0, 0, :2] = mask[3, 3, 3] = True
+    >>> labels, n, counts = label_and_count(mask, [mask & (np.arange(4) == 1)], connectivity=6)
+    >>> n, counts[:, 1:].tolist()
+    (2, [[2, 1], [1, 0]])
+    """
+    return _labelled(mask, connectivity, keep_runs, masks, count=True)
+
+
+def _labelled(mask, connectivity, keep_runs, masks, count):
     if connectivity not in _OFFSETS:
         raise ValueError(f"connectivity must be 6, 18 or 26, got {connectivity!r}")
     mask = as_dask(mask)
@@ -207,22 +266,25 @@ def label(mask, *, connectivity: int = 26, keep_runs: bool = True):
     starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in mask.chunks]
     blocks = delayed_blocks(mask)
     keep_bytes = KEPT_RUNS_BYTES // int(np.prod(grid)) if keep_runs else 0
+    mask_blocks = [delayed_blocks(as_dask(m).rechunk(mask.chunks)) for m in masks]
     summaries = [task(_summarise, blocks[idx], tuple(int(starts[a][idx[a]]) for a in range(3)),
-                           mask.shape, connectivity, keep_bytes) for idx in np.ndindex(*grid)]
+                      mask.shape, connectivity, keep_bytes, count, *(b[idx] for b in mask_blocks))
+                 for idx in np.ndindex(*grid)]
     # pass 1 and the union-find run now, once: every block of the result
     # needs them, and left lazy they would be redone by every separate compute
     # of some of its blocks (batched writes: 8 times at 1024³)
-    summaries = compute_in_batches(summaries)
+    summaries = compute_in_batches(summaries, batch=64 if masks else 8)
     offsets, lookup, n = _mapping(summaries, grid, connectivity)
+    counts = _component_counts(summaries, lookup, n) if count else None
     lookup = dask.delayed(lookup, pure=True)  # one copy in the graph, not one per block
     arguments = {}
     for k, idx in enumerate(np.ndindex(*grid)):
         shape = tuple(mask.chunks[a][idx[a]] for a in range(3))
-        count, _, _, runs = summaries[k]
+        components, _, _, runs, _ = summaries[k]
         if runs is None:  # label the chunk again
-            arguments[idx] = (blocks[idx], None, shape, count, int(offsets[k]), lookup, connectivity)
+            arguments[idx] = (blocks[idx], None, shape, components, int(offsets[k]), lookup, connectivity)
         else:  # paint the runs kept from pass 1: the mask is not read again
-            arguments[idx] = (None, runs, shape, count, int(offsets[k]), lookup, connectivity)
+            arguments[idx] = (None, runs, shape, components, int(offsets[k]), lookup, connectivity)
     labels = array_of_blocks(f"label-{tokenize(mask.name, connectivity)}", _final_block, arguments, mask.chunks,
                              np.uint32)
-    return labels, da.from_array(np.asarray(n))
+    return labels, n, counts

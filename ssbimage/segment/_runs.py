@@ -164,6 +164,62 @@ def _faces(shape, row_start, begin, end, labels):  # pragma: no cover - compiled
     return z_low, z_high, y_low, y_high, x_low, x_high
 
 
+@numba.njit(cache=True, nogil=True)
+def _run_counts(shape, row_start, begin, end, labels, n, masks):  # pragma: no cover - compiled
+    """Voxels of each component (row 0) and of each mask within it (rows 1..), column 0 the
+    voxels outside every component."""
+    counts = np.zeros((1 + masks.shape[0], n + 1), np.int64)
+    ny = shape[1]
+    for row in range(row_start.shape[0] - 1):
+        z, y = row // ny, row % ny
+        for r in range(row_start[row], row_start[row + 1]):
+            label = labels[r]
+            counts[0, label] += end[r] - begin[r]
+            for m in range(masks.shape[0]):
+                inside = 0
+                for x in range(begin[r], end[r]):
+                    inside += masks[m, z, y, x]
+                counts[1 + m, label] += inside
+    counts[0, 0] = shape[0] * shape[1] * shape[2] - counts[0, 1:].sum()
+    for m in range(masks.shape[0]):
+        counts[1 + m, 0] = masks[m].sum() - counts[1 + m, 1:].sum()
+    return counts
+
+
+def run_counts(shape, runs, n: int, masks=()) -> np.ndarray:
+    """Voxels of each component of a block's runs, in all and within each mask.
+
+    Parameters
+    ----------
+    shape : (3,) ints
+        The block's shape.
+    runs : tuple
+        From :func:`label_runs` (or :func:`compact_runs`).
+    n : int
+        Number of components.
+    masks : sequence of (Z, Y, X) bool arrays
+        The block's shape.
+
+    Returns
+    -------
+    (1 + len(masks), n + 1) ndarray of int64
+        Row 0 counts every voxel, row k those in ``masks[k - 1]``; column 0 the
+        voxels outside every component.
+
+    Examples
+    --------
+    >>> mask = np.zeros((2, 3, 4), bool)
+    >>> mask[0, 0, :2] = mask[1, 1, 2] = True
+    >>> runs, n = label_runs(mask, connectivity=6)
+    >>> run_counts(mask.shape, runs, n, [np.ones(mask.shape, bool)]).tolist()
+    [[21, 2, 1], [21, 2, 1]]
+    """
+    stacked = (np.stack([np.asarray(m, np.uint8) for m in masks]) if len(masks)
+               else np.zeros((0,) + tuple(shape), np.uint8))
+    row_start, begin, end, labels = runs
+    return _run_counts(tuple(int(s) for s in shape), row_start, begin, end, labels, int(n), stacked)
+
+
 def label_runs(mask: np.ndarray, connectivity: int = 26):
     """Connected components of a 3D boolean block, numbered in raster order.
 

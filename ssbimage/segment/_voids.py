@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 from dask.base import tokenize
 
-from .._arrays import array_of_blocks, as_dask, counts_within, delayed_blocks, task
+from .._arrays import array_of_blocks, as_dask, delayed_blocks, task
 from .._spacing import check_spacing
-from ._label import keep_labels, label
+from ._label import keep_labels, label_and_count
 
 __all__ = ["segment_voids"]
 
@@ -43,20 +43,17 @@ def segment_voids(phases, *, spacing=None, min_volume: float = 0.0, connectivity
 
     Notes
     -----
-    Labels come from :func:`ssbimage.segment.label`; the adjacency test reads
-    one voxel layer of the neighbouring chunks (:func:`near_phase`). Sizes and
-    contacts are counted per chunk and summed.
+    Labels come from :func:`ssbimage.segment.label_and_count`; the adjacency test
+    reads one voxel layer of the neighbouring chunks (:func:`near_phase`). Sizes
+    and contacts are counted on each chunk's runs as it is labelled and summed
+    over the joined components, so the labels are painted only when computed.
     """
     phases = as_dask(phases)
     voxel = float(np.prod(check_spacing(spacing, 3))) if spacing is not None else 1.0
-    labels, n = label(phases == VOID, connectivity=connectivity)
-    near_active = near_phase(phases, ACTIVE)
-    n = int(n.compute())
-    # in batches of 64 blocks, not 8: each batch reads its blocks' neighbouring
-    # chunks again for their outer layers (1024³ voids, 512 blocks: 16.5 s in
-    # batches of 8, 9.7 s of 64 at a peak 0.25 GiB higher, 8.0 s in one go at 0.5 GiB;
-    # since each batch hands the next its shared chunks, 7.9 s in batches of 64)
-    voxels, touching = counts_within(labels, n, [near_active], batch=64)[:, 1:]
+    # sizes and contacts counted on the first pass's runs: the labels are
+    # painted only if they are computed (docs/performance.md, item 44)
+    labels, n, counts = label_and_count(phases == VOID, [near_phase(phases, ACTIVE)], connectivity=connectivity)
+    voxels, touching = counts[:, 1:]
     keep = voxels * voxel >= min_volume
     table = pd.DataFrame({
         "label": np.arange(1, int(keep.sum()) + 1),
