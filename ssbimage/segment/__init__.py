@@ -9,6 +9,6 @@ from ._particles import particle_distance, segment_particles
 from ._phases import PHASE_ORDER, between_phases, global_thresholds, threshold_phases
 from ._voids import segment_voids
 
-__all__ = ["PixelClassifier", "load_classifier", "multiscale_features", "shape_ratios", "label", "label_and_count", "PHASE_ORDER",
-           "between_phases", "global_thresholds", "threshold_phases", "segment_voids", "segment_dendrites",
-           "segment_cracks", "particle_distance", "segment_particles"]
+__all__ = ["PixelClassifier", "load_classifier", "multiscale_features", "shape_ratios", "label", "label_and_count",
+           "PHASE_ORDER", "between_phases", "global_thresholds", "threshold_phases", "segment_voids",
+           "segment_dendrites", "segment_cracks", "particle_distance", "segment_particles"]

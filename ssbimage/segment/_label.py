@@ -124,13 +124,12 @@ def _mapping(summaries, grid, connectivity):
     return offsets, lookup, int(n_components)
 
 
-def _component_counts(summaries, lookup, n):
+def _component_counts(summaries, offsets, lookup, n):
     """The chunks' counts per provisional id (pass 1) summed per final label; column 0 the
     voxels outside every component."""
     counts = [s[4] for s in summaries]
     rows = counts[0].shape[0]
-    ids = np.concatenate([lookup[offset + 1:offset + c.shape[1]] for offset, c in
-                          zip(np.concatenate([[0], np.cumsum([s[0] for s in summaries])[:-1]]), counts)])
+    ids = np.concatenate([lookup[offset + 1:offset + c.shape[1]] for offset, c in zip(offsets, counts)])
     out = np.zeros((rows, n + 1), np.int64)
     for row in range(rows):
         out[row, 0] = sum(int(c[row, 0]) for c in counts)
@@ -275,7 +274,7 @@ def _labelled(mask, connectivity, keep_runs, masks, count):
     # of some of its blocks (batched writes: 8 times at 1024³)
     summaries = compute_in_batches(summaries, batch=64 if masks else 8)
     offsets, lookup, n = _mapping(summaries, grid, connectivity)
-    counts = _component_counts(summaries, lookup, n) if count else None
+    counts = _component_counts(summaries, offsets, lookup, n) if count else None
     lookup = dask.delayed(lookup, pure=True)  # one copy in the graph, not one per block
     arguments = {}
     for k, idx in enumerate(np.ndindex(*grid)):
