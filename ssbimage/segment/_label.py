@@ -53,29 +53,37 @@ def _summarise(block, location, shape, connectivity, keep_bytes, count, *masks):
 @numba.njit(cache=True, nogil=True)
 def _pairs(lows, highs, offsets):  # pragma: no cover - compiled
     ny, nx = lows.shape
+    n_offsets = offsets.shape[0]
     # room for a pair per voxel and offset: pages never written cost no memory
-    out = np.empty((offsets.shape[0] * ny * nx, 2), np.int64)
+    out = np.empty((n_offsets * ny * nx, 2), np.int64)
     count = 0
-    for k in range(offsets.shape[0]):
-        dy, dx = offsets[k, 0], offsets[k, 1]
-        last_a, last_b = -1, -1
-        for y in range(max(0, -dy), ny - max(0, dy)):
-            for x in range(max(0, -dx), nx - max(0, dx)):
-                a, b = highs[y, x], lows[y + dy, x + dx]
-                if a > 0 and b > 0 and (a != last_a or b != last_b):
+    last_a, last_b = np.full(n_offsets, -1, np.int64), np.full(n_offsets, -1, np.int64)
+    for y in range(ny):
+        for x in range(nx):
+            a = highs[y, x]
+            if a <= 0:  # most of a seam: one read, not one per offset
+                continue
+            for k in range(n_offsets):
+                yy, xx = y + offsets[k, 0], x + offsets[k, 1]
+                if yy < 0 or yy >= ny or xx < 0 or xx >= nx:
+                    continue
+                b = lows[yy, xx]
+                if b > 0 and (a != last_a[k] or b != last_b[k]):
                     out[count, 0], out[count, 1] = a, b
                     count += 1
-                    last_a, last_b = a, b
+                    last_a[k], last_b[k] = a, b
     return out[:count].copy()
 
 
 def _seam_pairs(lows, highs, offsets):
     """Pairs of provisional ids that touch across one seam (full cross-section planes).
 
-    Runs of the same pair along a row are kept once: a seam has a pair per
-    voxel and offset (21 M at 512³), and the graph needs each pair once.
-    Compiled, in one sweep per offset: at 512³ NumPy's masks and comparisons
-    per offset took 92 ms of the union's 135 ms, this takes 49 ms.
+    Runs of the same pair along a row are kept once per offset: a seam has a
+    pair per voxel and offset (21 M at 512³), and the graph needs each pair
+    once. Compiled, in one sweep over the high side's voxels, which reads
+    the offsets only around a labelled one: one sweep per offset read every
+    voxel nine times, 0.9 s of the 1.4 s union of a 1024³ void mask
+    (docs/performance.md, item 44); NumPy's masks per offset took longer still.
     """
     return _pairs(np.ascontiguousarray(lows, np.int64), np.ascontiguousarray(highs, np.int64),
                   np.array(offsets, np.int64).reshape(-1, 2))
