@@ -107,17 +107,22 @@ def _mapping(summaries, grid, connectivity):
         others = [a for a in range(3) if a != axis]
         for k in range(1, grid[axis]):
             def plane(index_along, side):
-                rows = []
-                for i in range(grid[others[0]]):
-                    row = []
-                    for j in range(grid[others[1]]):
-                        idx = [0, 0, 0]
-                        idx[axis], idx[others[0]], idx[others[1]] = index_along, i, j
-                        b = where[tuple(idx)]
-                        face = summaries[b][2][axis][side].astype(np.int64)
-                        row.append(np.where(face > 0, face + offsets[b], 0))
-                    rows.append(np.concatenate(row, axis=1))
-                return np.concatenate(rows, axis=0)
+                # the cross-section written in place: per-chunk temporaries and
+                # concatenations took a third of the union's time (item 44)
+                chunk = [[where[tuple(index_along if a == axis else i if a == others[0] else j for a in range(3))]
+                          for j in range(grid[others[1]])] for i in range(grid[others[0]])]
+                heights = [summaries[row[0]][2][axis][side].shape[0] for row in chunk]
+                widths = [summaries[b][2][axis][side].shape[1] for b in chunk[0]]
+                out = np.empty((sum(heights), sum(widths)), np.int64)
+                for i, y in enumerate(np.cumsum([0] + heights[:-1])):
+                    for j, x in enumerate(np.cumsum([0] + widths[:-1])):
+                        b = chunk[i][j]
+                        face = summaries[b][2][axis][side]
+                        view = out[y:y + face.shape[0], x:x + face.shape[1]]
+                        view[...] = face
+                        if offsets[b]:
+                            np.add(view, offsets[b], out=view, where=face > 0)
+                return out
 
             edges.append(_seam_pairs(plane(k, 0), plane(k - 1, 1), _OFFSETS[connectivity]))
     edges = np.concatenate(edges) if edges else np.empty((0, 2), np.int64)
