@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._arrays import as_dask, label_counts, overlap_counts
+from .._arrays import as_dask, overlap_counts
 from .._spacing import check_spacing
-from ._label import label
+from ._label import label_and_count
 
 __all__ = ["segment_cracks"]
 
@@ -39,8 +39,7 @@ def segment_cracks(phases, particles, *, spacing=None, connectivity: int = 26):
     phases = as_dask(phases)
     particles = as_dask(particles).rechunk(phases.chunks)
     voxel = float(np.prod(check_spacing(spacing, 3))) if spacing is not None else 1.0
-    labels, n = label(phases == CRACK, connectivity=connectivity)
-    n = int(n.compute())
+    labels, n, counts = label_and_count(phases == CRACK, connectivity=connectivity)
     if n == 0:  # no crack phase (grey thresholds give none): nothing to read twice more
         return labels, pd.DataFrame({"label": np.zeros(0, np.int64), "voxels": np.zeros(0, np.int64),
                                      "volume": np.zeros(0), "host": np.zeros(0, np.int64)})
@@ -49,7 +48,7 @@ def segment_cracks(phases, particles, *, spacing=None, connectivity: int = 26):
     best = frame.sort_values(["crack", "count", "particle"], ascending=[True, False, True])
     best = best.drop_duplicates("crack")
     host[best.crack.to_numpy()] = best.particle.to_numpy()
-    voxels = label_counts(labels, n).compute()
+    voxels = counts[0]
     result = pd.DataFrame({"label": np.arange(1, n + 1), "voxels": voxels[1:],
                            "volume": voxels[1:] * voxel, "host": host[1:]})
     return labels, result

@@ -44,10 +44,10 @@ import dask.array as da
 import numba
 import numpy as np
 
-from .._arrays import as_dask, compute_in_batches, is_zarr_array, kernel_threads, label_counts
+from .._arrays import as_dask, compute_in_batches, is_zarr_array, kernel_threads
 from .._distance import clipped_distance
 from .._spacing import check_spacing
-from ._label import kept_numbers, label
+from ._label import kept_numbers, label, label_and_count
 
 __all__ = ["segment_particles", "particle_distance"]
 
@@ -569,10 +569,10 @@ def segment_particles(phases, *, spacing=None, particle_phases=PARTICLE_PHASES,
     # would read the whole volume twice for nothing (1.4 s of 17 at 512³)
     unreached = sum(part[2] for part in parts) if unit < 2 * voxel else 1
     if unreached:
-        rest, n_rest = label(mask & (grown == 0))
         # particle sizes from the region graph's voxel counts and the leftovers'
-        # own: counting the labels would compute them once more
-        rest_voxels = label_counts(rest, int(n_rest)).compute()[1:]
+        # own, counted as they are labelled: counting the labels would compute them once more
+        rest, _, rest_counts = label_and_count(mask & (grown == 0))
+        rest_voxels = rest_counts[0, 1:]
     else:
         rest, rest_voxels = None, np.empty(0, np.int64)
     voxels = np.concatenate([merged_voxels, rest_voxels])
