@@ -54,7 +54,7 @@ def test_particle_table_matches_the_objects(cathode):
     error = (big.contact_area_um2 / big.contact_area_um2_true - 1).abs()
     assert error.median() < 0.10
     assert joined.sphericity.isna().equals(joined.touches_boundary)
-    # r ≥ 10 voxels; smaller ones read high (the area estimator is 3 % low at r = 5, 15 % at r = 3)
+    # r ≥ 10 voxels; smaller particles of this phantom read up to 5 % high
     inside = joined[~joined.touches_boundary & (joined.voxels > 4000)]
     assert len(inside) >= 3 and inside.sphericity.between(0.6, 1.02).all()
 

@@ -2,7 +2,7 @@
 
 Names and definitions are those of docs/metrics.md (and of the phantoms'
 ground truth, so every number can be checked against a phantom). Volumes
-are voxel counts × voxel volume; areas come from :func:`interface_areas`.
+are voxel counts × voxel volume; areas come from :func:`interface_and_envelope_areas`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import pandas as pd
 
 from .._arrays import as_dask, counts_within, label_counts
 from .._spacing import check_spacing
-from ._faces import interface_areas
-from ._envelopes import label_surface_areas
+from ._faces import interface_and_envelope_areas
 
 __all__ = ["phase_fractions", "region_fractions", "porosity_profile", "particle_table", "electrode_metrics",
            "dendrite_metrics"]
@@ -144,7 +143,7 @@ def particle_table(phases, particles, *, spacing=None, cracks=None, smoothing: f
     -------
     pandas.DataFrame
         ``label, voxels, volume_um3`` (envelope), ``equivalent_diameter_um``,
-        ``surface_area_um2`` (whole envelope), ``touches_boundary`` (cut by
+        ``surface_area_um2`` (whole envelope, :func:`interface_and_envelope_areas`), ``touches_boundary`` (cut by
         the volume's faces), ``sphericity`` (π^⅓ (6V)^⅔ / A; NaN for a cut
         particle, whose surface is open; biased high
         below ~5 voxels radius, where the area estimator reads low),
@@ -157,10 +156,10 @@ def particle_table(phases, particles, *, spacing=None, cracks=None, smoothing: f
     phases, particles = as_dask(phases), as_dask(particles).rechunk(as_dask(phases).chunks)
     voxel = float(np.prod(spacing))
     sizes, crack_voxels = counts_within(particles, None, [phases == CRACK])
-    areas = interface_areas(phases, spacing=spacing, phase=ACTIVE, labels=particles, smoothing=smoothing)
+    areas, envelope = interface_and_envelope_areas(phases, particles, spacing=spacing, phase=ACTIVE,
+                                                   smoothing=smoothing)
     by_facing = areas.pivot_table(index="label", columns="facing", values="area_um2",
                                   aggfunc="sum", fill_value=0.0)
-    envelope = label_surface_areas(particles, spacing=spacing)
     envelope = envelope.set_index("label").surface_area_um2
     labels = np.flatnonzero(sizes[1:]) + 1
     table = pd.DataFrame({"label": labels, "voxels": sizes[labels]})
