@@ -35,7 +35,7 @@ import pandas as pd
 from numba import types
 from numba.typed import Dict
 
-from .._arrays import as_dask, compute_in_batches, task
+from .._arrays import _counts_in_block, _summed, as_dask, compute_in_batches, task
 from .._distance import clipped_signed_distance
 from .._spacing import check_spacing
 from .._smoothing import gaussian_weights, smoothed
@@ -220,9 +220,11 @@ def _face_sums(mask, phases, labels, wide, narrow, origin, thin, lo, hi, spacing
     return rows[:, :count].T.copy(), label_rows[:, :label_count].T.copy(), pair_rows[:, :pair_count].T.copy()
 
 
-def _block_faces(phases, labels, halo, core, at_end, phase, spacing, smoothing, thin_smoothing, envelopes=False):
+def _block_faces(phases, labels, halo, core, at_end, phase, spacing, smoothing, thin_smoothing, envelopes=False,
+                 counted=None):
     """Rows (label, facing phase, area in 2⁻³² µm²) of the faces whose lower voxel is in this block;
-    with ``envelopes``, also the rows of :func:`_face_sums`' labels' faces and contacts."""
+    with ``envelopes``, also the rows of :func:`_face_sums`' labels' faces and contacts and, with
+    ``counted`` (a phase code), the block's voxels per phase and per label, in all and in that phase."""
     mask = phases == phase
     uniform = not mask.any() or mask.all()
     if uniform and not envelopes:
@@ -252,22 +254,30 @@ def _block_faces(phases, labels, halo, core, at_end, phase, spacing, smoothing, 
     faces, envelope, pairs = _face_sums(mask, phases, labels, wide, narrow, origin, thin, lo, hi,
                                         np.asarray(spacing, np.float64), FIXED_POINT, envelopes,
                                         *_gradient_taps(_sigmas(thin_smoothing, spacing)))
-    return (faces, envelope, pairs) if envelopes else faces
+    if not envelopes:
+        return faces
+    if counted is None:
+        return faces, envelope, pairs
+    # the core's voxels, counted here rather than in passes of their own over both images
+    inside = tuple(slice(h, h + n) for h, n in zip(halo, core))
+    phases, labels = phases[inside], labels[inside]
+    return (faces, envelope, pairs, np.bincount(phases.reshape(-1), minlength=256),
+            _counts_in_block(labels, phases == counted, n_labels=np.iinfo(np.int64).max))
 
 
-def _face_parts(phases, labels, spacing, phase, smoothing, thin_smoothing, envelopes):
+def _face_parts(phases, labels, spacing, phase, smoothing, thin_smoothing, envelopes, counted=None):
     """The delayed rows of every block (:func:`_block_faces`) and the blocks per batch."""
     arrays = [phases] if labels is None else [phases, as_dask(labels).rechunk(phases.chunks)]
     sigmas = _sigmas(smoothing, spacing)
     clip = DISTANCE_CLIP * spacing.max() / spacing
     halo = tuple(math.ceil(4 * s + c) + 3 for s, c in zip(sigmas, clip))
     parts = [task(_block_faces, blocks[0], blocks[1] if labels is not None else None, halo,
-                  core, at_end, phase, spacing, smoothing, thin_smoothing, envelopes)
+                  core, at_end, phase, spacing, smoothing, thin_smoothing, envelopes, counted)
              for blocks, core, at_end in _haloed_blocks(arrays, halo)]
     return parts, _batch_within(arrays)
 
 
-def _summed(rows, columns):
+def _areas_table(rows, columns):
     """Fixed-point rows summed per key (all columns but the last) into µm²."""
     table = pd.DataFrame(rows, columns=columns).groupby(columns[:-1], as_index=False)[columns[-1]].sum()
     return table.assign(**{columns[-1]: table[columns[-1]] / FIXED_POINT})
@@ -318,7 +328,7 @@ def interface_areas(phases, *, spacing=None, phase: int = 2, labels=None, smooth
     phases = as_dask(phases)
     parts, batch = _face_parts(phases, labels, spacing, phase, smoothing, thin_smoothing, False)
     rows = np.concatenate(compute_in_batches(parts, batch)) if parts else np.empty((0, 3), np.int64)
-    return _summed(rows, ["label", "facing", "area_um2"])
+    return _areas_table(rows, ["label", "facing", "area_um2"])
 
 
 def interface_and_envelope_areas(phases, labels, *, spacing=None, phase: int = 2, smoothing: float = 2.0,
@@ -363,17 +373,31 @@ def interface_and_envelope_areas(phases, labels, *, spacing=None, phase: int = 2
     >>> envelopes.surface_area_um2.tolist()   # 50 µm² above, 50 below, the 50 µm² cut counted for both
     [150.0, 150.0]
     """
+    faces, envelopes, _, _ = _areas_and_counts(phases, labels, spacing=spacing, phase=phase, smoothing=smoothing,
+                                               thin_smoothing=thin_smoothing)
+    return faces, envelopes
+
+
+def _areas_and_counts(phases, labels, *, spacing=None, phase=2, smoothing=2.0, thin_smoothing=0.8, counted=None):
+    """:func:`interface_and_envelope_areas`' two tables and, with ``counted`` (a phase code),
+    the voxels per phase code (256) and per label 0..max, in all and in that phase (2, max + 1)."""
     spacing = np.asarray(check_spacing(getattr(phases, "spacing", 1.0) if spacing is None else spacing, 3))
     phases = as_dask(phases)
-    parts, batch = _face_parts(phases, labels, spacing, phase, smoothing, thin_smoothing, True)
+    parts, batch = _face_parts(phases, labels, spacing, phase, smoothing, thin_smoothing, True, counted)
     results = compute_in_batches(parts, batch) if parts else []
     faces, envelopes, pairs = (np.concatenate([r[i] for r in results] + [np.empty((0, n), np.int64)])
                                for i, n in enumerate((3, 2, 5)))
-    envelopes = _summed(envelopes, ["label", "surface_area_um2"])
+    envelopes = _areas_table(envelopes, ["label", "surface_area_um2"])
     pairs = pd.DataFrame(pairs, columns=["first", "second", "z", "y", "x"]).groupby(["first", "second"]).sum()
     face_areas = [spacing[1] * spacing[2], spacing[0] * spacing[2], spacing[0] * spacing[1]]
     contact = np.sqrt(sum((pairs[axis] * area) ** 2 for axis, area in zip("zyx", face_areas)))
     contacts = pd.concat([contact.droplevel(1), contact.droplevel(0)])
     envelopes = pd.concat([envelopes.set_index("label").surface_area_um2, contacts]).groupby(level=0).sum()
-    return (_summed(faces, ["label", "facing", "area_um2"]),
-            envelopes.rename_axis("label").rename("surface_area_um2").reset_index())
+    tables = (_areas_table(faces, ["label", "facing", "area_um2"]),
+              envelopes.rename_axis("label").rename("surface_area_um2").reset_index())
+    if counted is None:
+        return tables + (None, None)
+    label_parts = [r[4] for r in results]
+    highest = max((int(present[-1]) for part in label_parts for present, _ in part if present.size), default=0)
+    return tables + (sum(r[3] for r in results) if results else np.zeros(256, np.int64),
+                     np.stack([_summed([p[k] for p in label_parts], highest) for k in range(2)]))

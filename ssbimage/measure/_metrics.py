@@ -11,9 +11,9 @@ import dask
 import numpy as np
 import pandas as pd
 
-from .._arrays import as_dask, counts_within, label_counts
+from .._arrays import as_dask, label_counts
 from .._spacing import check_spacing
-from ._faces import interface_and_envelope_areas
+from ._faces import _areas_and_counts
 
 __all__ = ["phase_fractions", "region_fractions", "porosity_profile", "particle_table", "electrode_metrics",
            "dendrite_metrics"]
@@ -152,12 +152,16 @@ def particle_table(phases, particles, *, spacing=None, cracks=None, smoothing: f
         ``crack_voxels``, ``crack_surface_area_um2`` (mid-surface: half the
         active material's area facing crack), ``crack_count``.
     """
+    return _particle_table(phases, particles, spacing=spacing, cracks=cracks, smoothing=smoothing)[0]
+
+
+def _particle_table(phases, particles, *, spacing=None, cracks=None, smoothing: float = 2.0):
+    """:func:`particle_table` and the voxels per phase code, from one pass over both images."""
     spacing = check_spacing(getattr(phases, "spacing", 1.0) if spacing is None else spacing, 3)
     phases, particles = as_dask(phases), as_dask(particles).rechunk(as_dask(phases).chunks)
     voxel = float(np.prod(spacing))
-    sizes, crack_voxels = counts_within(particles, None, [phases == CRACK])
-    areas, envelope = interface_and_envelope_areas(phases, particles, spacing=spacing, phase=ACTIVE,
-                                                   smoothing=smoothing)
+    areas, envelope, phase_counts, (sizes, crack_voxels) = _areas_and_counts(
+        phases, particles, spacing=spacing, phase=ACTIVE, smoothing=smoothing, counted=CRACK)
     by_facing = areas.pivot_table(index="label", columns="facing", values="area_um2",
                                   aggfunc="sum", fill_value=0.0)
     envelope = envelope.set_index("label").surface_area_um2
@@ -183,7 +187,7 @@ def particle_table(phases, particles, *, spacing=None, cracks=None, smoothing: f
     if cracks is not None:
         table["crack_count"] = cracks[cracks.host > 0].groupby("host").size().reindex(
             labels, fill_value=0).to_numpy()
-    return table
+    return table, phase_counts
 
 
 def electrode_metrics(phases, particles, *, spacing=None, cracks=None,
@@ -204,11 +208,11 @@ def electrode_metrics(phases, particles, *, spacing=None, cracks=None,
     """
     spacing = check_spacing(getattr(phases, "spacing", 1.0) if spacing is None else spacing, 3)
     voxel = float(np.prod(spacing))
-    counts = _phase_counts(phases)
-    sample_volume = counts[1:].sum() * voxel
     if cracks is not None:
         cracks = cracks[(cracks.volume >= min_crack_volume) & (cracks.host > 0)]
-    table = particle_table(phases, particles, spacing=spacing, cracks=cracks, smoothing=smoothing)
+    table, counts = _particle_table(phases, particles, spacing=spacing, cracks=cracks, smoothing=smoothing)
+    counts = counts[:6]  # codes 0..5 (DESIGN.md)
+    sample_volume = counts[1:].sum() * voxel
     contact = table.contact_area_um2.sum()
     exposed = table.active_surface_area_um2.sum()
     crack_area = table.crack_surface_area_um2.sum()
