@@ -32,8 +32,6 @@ import math
 import numba
 import numpy as np
 import pandas as pd
-from numba import types
-from numba.typed import Dict
 
 from .._arrays import _counts_in_block, _summed, as_dask, compute_in_batches, task
 from .._distance import clipped_signed_distance
@@ -127,18 +125,30 @@ def _gradient_taps(sigmas):
 
 
 @numba.njit(cache=True, nogil=True)
-def _slot(slots, key, count, columns):  # pragma: no cover - compiled
-    """The column of ``key`` in ``columns`` (a new one of zeros at ``count`` if absent, the
-    array grown when full): (column, count, columns)."""
-    if key in slots:
-        return slots[key], count, columns
-    slots[key] = count
-    if count == columns.shape[1]:
-        grown_columns = np.empty((columns.shape[0], 2 * count), np.int64)
-        grown_columns[:, :count] = columns
-        columns = grown_columns
-    columns[:, count] = 0
-    return count, count + 1, columns
+def _row(table, key, count):  # pragma: no cover - compiled
+    """The row of ``key`` in ``table`` (open addressing: keys, -1 if empty, and rows); if absent
+    it is inserted as row ``count`` (numba's typed Dict, in its place, was slower)."""
+    mask = table.shape[1] - 1
+    # Fibonacci hashing: the key times 2⁶⁴/φ, its high bits
+    slot = int((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
+    while table[0, slot] != -1:
+        if table[0, slot] == key:
+            return table[1, slot]
+        slot = (slot + 1) & mask
+    table[0, slot], table[1, slot] = key, count
+    return count
+
+
+@numba.njit(cache=True, nogil=True)
+def _doubled(table, columns, count):  # pragma: no cover - compiled
+    """``table`` and ``columns`` (rows of sums, zero beyond ``count``) with twice the room."""
+    bigger = np.full((2, 2 * table.shape[1]), -1, np.int64)
+    for slot in range(table.shape[1]):
+        if table[0, slot] != -1:
+            _row(bigger, table[0, slot], table[1, slot])
+    more = np.zeros((columns.shape[0], 2 * columns.shape[1]), np.int64)
+    more[:, :count] = columns[:, :count]
+    return bigger, more
 
 
 @numba.njit(cache=True, nogil=True)
@@ -160,37 +170,40 @@ def _face_sums(mask, phases, labels, wide, narrow, origin, thin, lo, hi, spacing
     the compiled loop: sorting one row per run of faces afterwards took a
     fifth of a block's time (docs/performance.md, item 42).
     """
-    slots = Dict.empty(key_type=types.int64, value_type=types.int64)
-    rows = np.empty((3, 256), np.int64)  # owner, facing, sum
-    count = 0
-    label_slots = Dict.empty(key_type=types.int64, value_type=types.int64)
-    label_rows = np.empty((2, 256), np.int64)  # label, sum
-    label_count = 0
-    pair_slots = Dict.empty(key_type=types.int64, value_type=types.int64)
-    pair_rows = np.empty((5, 256), np.int64)  # first label, second label, faces along z, y, x
-    pair_count = 0
+    slots, rows, count = np.full((2, 512), -1, np.int64), np.zeros((3, 256), np.int64), 0  # owner, facing, sum
+    label_slots, label_rows, label_count = np.full((2, 512), -1, np.int64), np.zeros((2, 256), np.int64), 0
+    # first label, second label, faces along z, y, x
+    pair_slots, pair_rows, pair_count = np.full((2, 512), -1, np.int64), np.zeros((5, 256), np.int64), 0
+    # runs of faces share their key: the last one's row is kept for each table
     last_key, slot = np.int64(-1), np.int64(-1)
-    for axis in range(3):
-        face_area = 1.0
-        for a in range(3):
-            if a != axis:
-                face_area *= spacing[a]
-        dz, dy, dx = int(axis == 0), int(axis == 1), int(axis == 2)
-        for z in range(lo[0], hi[axis, 0]):
-            for y in range(lo[1], hi[axis, 1]):
-                for x in range(lo[2], hi[axis, 2]):
-                    inner_is_lower = mask[z, y, x]
+    last_label, label_row, last_pair, pair_row = np.int64(-1), np.int64(-1), np.int64(-1), np.int64(-1)
+    face_areas = np.array([spacing[1] * spacing[2], spacing[0] * spacing[2], spacing[0] * spacing[1]])
+    # one sweep for the three axes: each voxel's mask and label are read once, the
+    # neighbours from the cache (three sweeps read the label block three times)
+    for z in range(lo[0], max(hi[0, 0], hi[1, 0], hi[2, 0])):
+        for y in range(lo[1], max(hi[0, 1], hi[1, 1], hi[2, 1])):
+            for x in range(lo[2], max(hi[0, 2], hi[1, 2], hi[2, 2])):
+                inner_is_lower = mask[z, y, x]
+                lower = np.int64(labels[z, y, x])
+                for axis in range(3):
+                    if z >= hi[axis, 0] or y >= hi[axis, 1] or x >= hi[axis, 2]:
+                        continue
+                    dz, dy, dx = int(axis == 0), int(axis == 1), int(axis == 2)
                     phase_face = inner_is_lower != mask[z + dz, y + dy, x + dx]
-                    lower, upper = np.int64(labels[z, y, x]), np.int64(labels[z + dz, y + dy, x + dx])
+                    upper = np.int64(labels[z + dz, y + dy, x + dx])
                     label_face = envelopes and lower != upper
                     if not (phase_face or label_face):
                         continue
+                    face_area = face_areas[axis]
                     weight = 1.0
                     if phase_face:
                         a, b, c = z - origin[0], y - origin[1], x - origin[2]
                         a2, b2, c2 = a + dz, b + dy, c + dx
-                        field = narrow if (thin[a, b, c] or thin[a2, b2, c2]) else wide
-                        weight = _field_weight(field, a, b, c, a2, b2, c2, axis, spacing)
+                        # two calls, not one on a chosen array: choosing took a third of the loop's time
+                        if thin[a, b, c] or thin[a2, b2, c2]:
+                            weight = _field_weight(narrow, a, b, c, a2, b2, c2, axis, spacing)
+                        else:
+                            weight = _field_weight(wide, a, b, c, a2, b2, c2, axis, spacing)
                         if inner_is_lower:
                             facing, owner = np.int64(phases[z + dz, y + dy, x + dx]), lower
                         else:
@@ -198,25 +211,40 @@ def _face_sums(mask, phases, labels, wide, narrow, origin, thin, lo, hi, spacing
                         # phase codes are uint8: one key per (owner, facing)
                         key = owner * 256 + facing
                         if key != last_key:
-                            slot, count, rows = _slot(slots, key, count, rows)
-                            rows[0, slot], rows[1, slot] = owner, facing
+                            slot = _row(slots, key, count)
+                            if slot == count:
+                                rows[0, slot], rows[1, slot] = owner, facing
+                                count += 1
+                                if 2 * count >= slots.shape[1]:
+                                    slots, rows = _doubled(slots, rows, count)
                             last_key = key
                         rows[2, slot] += np.int64(np.rint(weight * face_area * fixed_point))
                     if label_face and lower != 0 and upper != 0:
                         # two labels: the face's orientation, counted per pair
                         first, second = min(lower, upper), max(lower, upper)
-                        row, pair_count, pair_rows = _slot(pair_slots, first * PAIR_KEY + second, pair_count,
-                                                           pair_rows)
-                        pair_rows[0, row], pair_rows[1, row] = first, second
-                        pair_rows[2 + axis, row] += 1 if lower == first else -1
+                        if first * PAIR_KEY + second != last_pair:
+                            last_pair = first * PAIR_KEY + second
+                            pair_row = _row(pair_slots, last_pair, pair_count)
+                            if pair_row == pair_count:
+                                pair_rows[0, pair_row], pair_rows[1, pair_row] = first, second
+                                pair_count += 1
+                                if 2 * pair_count >= pair_slots.shape[1]:
+                                    pair_slots, pair_rows = _doubled(pair_slots, pair_rows, pair_count)
+                        pair_rows[2 + axis, pair_row] += 1 if lower == first else -1
                     elif label_face:
                         outside = upper if inner_is_lower else lower
                         if not (phase_face and outside == 0):
                             weight = _label_weight(labels, z, y, x, axis, lower, upper, whole, half, spacing)
                         label = lower if lower != 0 else upper
-                        row, label_count, label_rows = _slot(label_slots, label, label_count, label_rows)
-                        label_rows[0, row] = label
-                        label_rows[1, row] += np.int64(np.rint(weight * face_area * fixed_point))
+                        if label != last_label:
+                            last_label = label
+                            label_row = _row(label_slots, label, label_count)
+                            if label_row == label_count:
+                                label_rows[0, label_row] = label
+                                label_count += 1
+                                if 2 * label_count >= label_slots.shape[1]:
+                                    label_slots, label_rows = _doubled(label_slots, label_rows, label_count)
+                        label_rows[1, label_row] += np.int64(np.rint(weight * face_area * fixed_point))
     return rows[:, :count].T.copy(), label_rows[:, :label_count].T.copy(), pair_rows[:, :pair_count].T.copy()
 
 
