@@ -52,7 +52,7 @@ def test_surface_blocks_take_no_padding_chunks(phases):
 
     from ssbimage.measure._surfaces import _haloed_blocks
 
-    blocks = [b[0] for b, _, _ in _haloed_blocks([phases], (5, 5, 5))]
+    blocks = [b[0] for b, *_ in _haloed_blocks([phases], (5, 5, 5))]
     graph = dask.delayed(list)(blocks).__dask_graph__()
     # 18.5 per chunk; 40.6 with dask's "nearest" boundary
     assert _tasks_per_chunk(graph) <= 20
@@ -67,7 +67,7 @@ def test_each_haloed_block_carries_only_its_neighbourhood(phases):
     """
     from ssbimage.measure._surfaces import _haloed_blocks
 
-    blocks = [b[0] for b, _, _ in _haloed_blocks([phases], (5, 5, 5))]
+    blocks = [b[0] for b, *_ in _haloed_blocks([phases], (5, 5, 5))]
     whole = _tasks_per_chunk(__import__("dask").delayed(list)(blocks).__dask_graph__()) * CHUNKS
     sizes = [len(dict(block.__dask_graph__())) for block in blocks]
     # a block in the middle needs its 27 source chunks, their cut halos and

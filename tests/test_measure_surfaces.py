@@ -200,7 +200,7 @@ def test_haloed_blocks_are_the_edge_padded_volume_cut_out(chunks, least, count):
     padded = np.pad(volume, [(h, h) for h in halo], mode="edge")
     covered = np.zeros(volume.shape, int)
     found = list(_haloed_blocks([da.from_array(volume, chunks=chunks)], halo, least))
-    for blocks, core, at_end in found:
+    for blocks, core, at_start, at_end in found:
         block = dask.compute(blocks[0])[0]
         assert block.shape == tuple(c + 2 * h for c, h in zip(core, halo))
         # random values: the block matches the padded volume at one place only
@@ -210,6 +210,7 @@ def test_haloed_blocks_are_the_edge_padded_volume_cut_out(chunks, least, count):
         assert len(where) == 1
         covered[tuple(slice(a, a + c) for a, c in zip(where[0], core))] += 1
         assert at_end == tuple(a + c == n for a, c, n in zip(where[0], core, volume.shape))
+        assert at_start == tuple(a == 0 for a in where[0])
         if least is not None:
             assert all(c >= min(m, n - a) for c, m, n, a in zip(core, least, volume.shape, where[0]))
     assert (covered == 1).all()

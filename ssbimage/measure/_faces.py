@@ -248,11 +248,12 @@ def _face_sums(mask, phases, labels, wide, narrow, origin, thin, lo, hi, spacing
     return rows[:, :count].T.copy(), label_rows[:, :label_count].T.copy(), pair_rows[:, :pair_count].T.copy()
 
 
-def _block_faces(phases, labels, halo, core, at_end, phase, spacing, smoothing, thin_smoothing, envelopes=False,
-                 counted=None):
+def _block_faces(phases, labels, halo, core, at_start, at_end, phase, spacing, smoothing, thin_smoothing,
+                 envelopes=False, counted=None):
     """Rows (label, facing phase, area in 2⁻³² µm²) of the faces whose lower voxel is in this block;
     with ``envelopes``, also the rows of :func:`_face_sums`' labels' faces and contacts and, with
-    ``counted`` (a phase code), the block's voxels per phase and per label, in all and in that phase."""
+    ``counted`` (a phase code), the block's voxels per phase and per label, in all and in that
+    phase, and the labels on the volume's faces."""
     mask = phases == phase
     uniform = not mask.any() or mask.all()
     if uniform and not envelopes:
@@ -289,8 +290,11 @@ def _block_faces(phases, labels, halo, core, at_end, phase, spacing, smoothing, 
     # the core's voxels, counted here rather than in passes of their own over both images
     inside = tuple(slice(h, h + n) for h, n in zip(halo, core))
     phases, labels = phases[inside], labels[inside]
+    outer = [labels[(slice(None),) * axis + (end,)] for axis in range(3)
+             for end, there in ((0, at_start[axis]), (-1, at_end[axis])) if there]
     return (faces, envelope, pairs, np.bincount(phases.reshape(-1), minlength=256),
-            _counts_in_block(labels, phases == counted, n_labels=np.iinfo(np.int64).max))
+            _counts_in_block(labels, phases == counted, n_labels=np.iinfo(np.int64).max),
+            np.unique(np.concatenate([np.unique(face) for face in outer])) if outer else np.empty(0, labels.dtype))
 
 
 def _face_parts(phases, labels, spacing, phase, smoothing, thin_smoothing, envelopes, counted=None):
@@ -300,8 +304,8 @@ def _face_parts(phases, labels, spacing, phase, smoothing, thin_smoothing, envel
     clip = DISTANCE_CLIP * spacing.max() / spacing
     halo = tuple(math.ceil(4 * s + c) + 3 for s, c in zip(sigmas, clip))
     parts = [task(_block_faces, blocks[0], blocks[1] if labels is not None else None, halo,
-                  core, at_end, phase, spacing, smoothing, thin_smoothing, envelopes, counted)
-             for blocks, core, at_end in _haloed_blocks(arrays, halo)]
+                  core, at_start, at_end, phase, spacing, smoothing, thin_smoothing, envelopes, counted)
+             for blocks, core, at_start, at_end in _haloed_blocks(arrays, halo)]
     return parts, _batch_within(arrays)
 
 
@@ -401,14 +405,15 @@ def interface_and_envelope_areas(phases, labels, *, spacing=None, phase: int = 2
     >>> envelopes.surface_area_um2.tolist()   # 50 µm² above, 50 below, the 50 µm² cut counted for both
     [150.0, 150.0]
     """
-    faces, envelopes, _, _ = _areas_and_counts(phases, labels, spacing=spacing, phase=phase, smoothing=smoothing,
+    faces, envelopes, *_ = _areas_and_counts(phases, labels, spacing=spacing, phase=phase, smoothing=smoothing,
                                                thin_smoothing=thin_smoothing)
     return faces, envelopes
 
 
 def _areas_and_counts(phases, labels, *, spacing=None, phase=2, smoothing=2.0, thin_smoothing=0.8, counted=None):
     """:func:`interface_and_envelope_areas`' two tables and, with ``counted`` (a phase code),
-    the voxels per phase code (256) and per label 0..max, in all and in that phase (2, max + 1)."""
+    the voxels per phase code (256), per label 0..max in all and in that phase (2, max + 1),
+    and the labels on the volume's faces (0 included if there)."""
     spacing = np.asarray(check_spacing(getattr(phases, "spacing", 1.0) if spacing is None else spacing, 3))
     phases = as_dask(phases)
     parts, batch = _face_parts(phases, labels, spacing, phase, smoothing, thin_smoothing, True, counted)
@@ -424,8 +429,9 @@ def _areas_and_counts(phases, labels, *, spacing=None, phase=2, smoothing=2.0, t
     tables = (_areas_table(faces, ["label", "facing", "area_um2"]),
               envelopes.rename_axis("label").rename("surface_area_um2").reset_index())
     if counted is None:
-        return tables + (None, None)
+        return tables + (None, None, None)
     label_parts = [r[4] for r in results]
     highest = max((int(present[-1]) for part in label_parts for present, _ in part if present.size), default=0)
     return tables + (sum(r[3] for r in results) if results else np.zeros(256, np.int64),
-                     np.stack([_summed([p[k] for p in label_parts], highest) for k in range(2)]))
+                     np.stack([_summed([p[k] for p in label_parts], highest) for k in range(2)]),
+                     np.unique(np.concatenate([r[5].astype(np.int64) for r in results] + [np.empty(0, np.int64)])))

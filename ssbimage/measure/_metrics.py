@@ -116,11 +116,6 @@ def porosity_profile(phases, *, spacing=None, axis: int = 0) -> pd.DataFrame:
                              "total_porosity": (void + crack) / sample})
 
 
-def _labels_on_faces(labels) -> np.ndarray:
-    faces = [labels[(slice(None),) * axis + (end,)] for axis in range(3) for end in (0, -1)]
-    return np.unique(np.concatenate([np.unique(f.compute()) for f in faces]))
-
-
 def particle_table(phases, particles, *, spacing=None, cracks=None, smoothing: float = 2.0) -> pd.DataFrame:
     """One row per particle: size, shape, contact with the electrolyte, cracks.
 
@@ -160,7 +155,7 @@ def _particle_table(phases, particles, *, spacing=None, cracks=None, smoothing: 
     spacing = check_spacing(getattr(phases, "spacing", 1.0) if spacing is None else spacing, 3)
     phases, particles = as_dask(phases), as_dask(particles).rechunk(as_dask(phases).chunks)
     voxel = float(np.prod(spacing))
-    areas, envelope, phase_counts, (sizes, crack_voxels) = _areas_and_counts(
+    areas, envelope, phase_counts, (sizes, crack_voxels), on_faces = _areas_and_counts(
         phases, particles, spacing=spacing, phase=ACTIVE, smoothing=smoothing, counted=CRACK)
     by_facing = areas.pivot_table(index="label", columns="facing", values="area_um2",
                                   aggfunc="sum", fill_value=0.0)
@@ -170,7 +165,7 @@ def _particle_table(phases, particles, *, spacing=None, cracks=None, smoothing: 
     table["volume_um3"] = table.voxels * voxel
     table["equivalent_diameter_um"] = np.cbrt(6 * table.volume_um3 / np.pi)
     table["surface_area_um2"] = envelope.reindex(labels, fill_value=0.0).to_numpy()
-    table["touches_boundary"] = np.isin(labels, _labels_on_faces(particles))
+    table["touches_boundary"] = np.isin(labels, on_faces)
     with np.errstate(invalid="ignore", divide="ignore"):
         sphericity = np.pi ** (1 / 3) * (6 * table.volume_um3) ** (2 / 3) / table.surface_area_um2
         table["sphericity"] = sphericity.where(~table.touches_boundary)

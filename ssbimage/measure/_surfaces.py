@@ -317,7 +317,8 @@ def _assembled(blocks, counts, halo, edges):
 
 
 def _haloed_blocks(arrays, halo, least=None):
-    """Delayed haloed blocks of each array (same chunks), with each block's core shape and ends.
+    """Delayed haloed blocks of each array (same chunks), with each block's core shape and whether
+    it starts and ends at the volume's faces (per axis).
 
     The blocks are the arrays' chunks or, with ``least``, groups of
     neighbouring chunks at least that many voxels per axis, assembled from the
@@ -346,14 +347,15 @@ def _haloed_blocks(arrays, halo, least=None):
         span = tuple(range(int(s[i]), int(s[i + 1])) for s, i in zip(starts, group))
         counts = tuple(len(r) for r in span)
         core = tuple(sum(c[j] for j in r) for c, r in zip(cores, span))
+        at_start = tuple(r[0] == 0 for r in span)
         at_end = tuple(r[-1] == len(c) - 1 for r, c in zip(span, cores))
-        edges = tuple((h if r[0] == 0 else 0, h if end else 0) for h, r, end in zip(halo, span, at_end))
+        edges = tuple((h if start else 0, h if end else 0) for h, start, end in zip(halo, at_start, at_end))
         if counts == (1, 1, 1) and not any(map(any, edges)):
             blocks = [d[tuple(r[0] for r in span)] for d in delayed]
         else:
             blocks = [task(_assembled, [d[index] for index in itertools.product(*span)], counts, halo, edges)
                       for d in delayed]
-        yield blocks, core, at_end
+        yield blocks, core, at_start, at_end
 
 
 #: the chunks a batch of haloed blocks reads may take this much memory
