@@ -360,9 +360,11 @@ def _haloed_blocks(arrays, halo, least=None):
 
 #: the chunks a batch of haloed blocks reads may take this much memory
 READ_ONCE_BYTES = 1 << 30
-#: every block in one go while two layers of chunks take at most this much (1024³ in one go:
-#: 22 % faster interface areas, but the analysis peaked at 2.93 GiB in run 31; item 43)
-ONE_GO_BYTES = 1 << 30
+#: every block in one go while two layers of chunks take at most this much: 1.5 GiB takes a 1024³
+#: volume's phases and particles (1.25 GiB) in one go. Its analysis took 213.6 s against 240.8 s in
+#: batches (metrics 76.3 against 105.4 s) at a peak of 2.46 against 1.82 GiB (item 45; run 31 peaked at
+#: 2.93 GiB in one go, with the envelopes' pass still beside it)
+ONE_GO_BYTES = 3 << 29
 
 
 def _batch_within(arrays, budget=READ_ONCE_BYTES, least=8, one_go=ONE_GO_BYTES) -> int:
