@@ -42,6 +42,19 @@ def test_ball_cut_by_a_plane_in_two_labels(normal):
     np.testing.assert_allclose(areas[[1, 2]], 3 * np.pi * 100, rtol=0.02)
 
 
+@pytest.mark.parametrize("normal", [(1.0, 0.0, 0.0), (0.3, 1.0, 0.5)])
+def test_anisotropic_spacing(normal):
+    """A ball of 8 µm at spacing (1, 0.5, 0.5) µm cut in two labels: measured
+    +1.5 / −1.9 % and −1.1 / −0.9 % per half (marching cubes −2.0 … −5.7 %)."""
+    spacing = (1.0, 0.5, 0.5)
+    shape = (26, 48, 48)
+    z, y, x = [(g - (n - 1) / 2 + 0.2) * s for g, n, s in zip(np.mgrid[:26, :48, :48].astype(float), shape, spacing)]
+    ball = z * z + y * y + x * x <= 64
+    labels = ball.astype(np.uint8)
+    labels[ball & (normal[0] * z + normal[1] * y + normal[2] * x > 0)] = 2
+    np.testing.assert_allclose(envelopes(labels, spacing=spacing)[[1, 2]], 3 * np.pi * 64, rtol=0.03)
+
+
 @pytest.mark.parametrize("distance", [12, 16, 19])
 def test_two_fused_spheres_split_where_they_meet(distance):
     """Two balls of r = 10 overlapping, each voxel to the nearer centre: a
