@@ -152,12 +152,26 @@ def _doubled(table, columns, count):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _keyed(table, sums, count):  # pragma: no cover - compiled
+    """Rows (key, sums…) of the first ``count`` rows of ``sums`` in their order, keys from ``table``."""
+    out = np.empty((count, 1 + sums.shape[0]), np.int64)
+    for slot in range(table.shape[1]):
+        row = table[1, slot]
+        if table[0, slot] != -1:
+            out[row, 0] = table[0, slot]
+            out[row, 1:] = sums[:, row]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def _face_sums(mask, phases, labels, wide, narrow, origin, thin, lo, hi, spacing,  # pragma: no cover - compiled
                fixed_point, envelopes, whole, half):
-    """Rows (owner label, facing phase, area in 1 / ``fixed_point`` µm²), one per owner and facing
-    phase, of the faces between each voxel v and v + 1 along each axis (v from ``lo`` to
+    """Rows (owner label · 256 + facing phase, area in 1 / ``fixed_point`` µm²), one per owner and
+    facing phase, of the faces between each voxel v and v + 1 along each axis (v from ``lo`` to
     ``hi[axis]``) that separate the phase from the rest; each face's area is rounded on its own.
-    With ``envelopes``, also rows (label, area) of the faces between different labels.
+    With ``envelopes``, also rows (label, area) of the faces between a label and an unlabelled
+    voxel, and (first · PAIR_KEY + second label, faces along z, y and x, + where the first is
+    below) of the faces between two labels.
 
     A phase face's normal is the mean of the central-difference gradients of
     ``wide`` at its two voxels, or of ``narrow`` if either voxel is on a thin
@@ -170,10 +184,11 @@ def _face_sums(mask, phases, labels, wide, narrow, origin, thin, lo, hi, spacing
     the compiled loop: sorting one row per run of faces afterwards took a
     fifth of a block's time (docs/performance.md, item 42).
     """
-    slots, rows, count = np.full((2, 512), -1, np.int64), np.zeros((3, 256), np.int64), 0  # owner, facing, sum
-    label_slots, label_rows, label_count = np.full((2, 512), -1, np.int64), np.zeros((2, 256), np.int64), 0
-    # first label, second label, faces along z, y, x
-    pair_slots, pair_rows, pair_count = np.full((2, 512), -1, np.int64), np.zeros((5, 256), np.int64), 0
+    # per table: the keys' rows (_row) and the sums of each row; keys owner · 256 + facing,
+    # label, and first · PAIR_KEY + second with the pair's faces along z, y, x
+    slots, rows, count = np.full((2, 512), -1, np.int64), np.zeros((1, 256), np.int64), 0
+    label_slots, label_rows, label_count = np.full((2, 512), -1, np.int64), np.zeros((1, 256), np.int64), 0
+    pair_slots, pair_rows, pair_count = np.full((2, 512), -1, np.int64), np.zeros((3, 256), np.int64), 0
     # runs of faces share their key: the last one's row is kept for each table
     last_key, slot = np.int64(-1), np.int64(-1)
     last_label, label_row, last_pair, pair_row = np.int64(-1), np.int64(-1), np.int64(-1), np.int64(-1)
@@ -211,41 +226,34 @@ def _face_sums(mask, phases, labels, wide, narrow, origin, thin, lo, hi, spacing
                         # phase codes are uint8: one key per (owner, facing)
                         key = owner * 256 + facing
                         if key != last_key:
-                            slot = _row(slots, key, count)
-                            if slot == count:
-                                rows[0, slot], rows[1, slot] = owner, facing
-                                count += 1
-                                if 2 * count >= slots.shape[1]:
-                                    slots, rows = _doubled(slots, rows, count)
-                            last_key = key
-                        rows[2, slot] += np.int64(np.rint(weight * face_area * fixed_point))
+                            last_key, slot = key, _row(slots, key, count)
+                            count += slot == count
+                            if 2 * count >= slots.shape[1]:
+                                slots, rows = _doubled(slots, rows, count)
+                        rows[0, slot] += np.int64(np.rint(weight * face_area * fixed_point))
                     if label_face and lower != 0 and upper != 0:
                         # two labels: the face's orientation, counted per pair
                         first, second = min(lower, upper), max(lower, upper)
                         if first * PAIR_KEY + second != last_pair:
                             last_pair = first * PAIR_KEY + second
                             pair_row = _row(pair_slots, last_pair, pair_count)
-                            if pair_row == pair_count:
-                                pair_rows[0, pair_row], pair_rows[1, pair_row] = first, second
-                                pair_count += 1
-                                if 2 * pair_count >= pair_slots.shape[1]:
-                                    pair_slots, pair_rows = _doubled(pair_slots, pair_rows, pair_count)
-                        pair_rows[2 + axis, pair_row] += 1 if lower == first else -1
+                            pair_count += pair_row == pair_count
+                            if 2 * pair_count >= pair_slots.shape[1]:
+                                pair_slots, pair_rows = _doubled(pair_slots, pair_rows, pair_count)
+                        pair_rows[axis, pair_row] += 1 if lower == first else -1
                     elif label_face:
                         outside = upper if inner_is_lower else lower
                         if not (phase_face and outside == 0):
                             weight = _label_weight(labels, z, y, x, axis, lower, upper, whole, half, spacing)
                         label = lower if lower != 0 else upper
                         if label != last_label:
-                            last_label = label
-                            label_row = _row(label_slots, label, label_count)
-                            if label_row == label_count:
-                                label_rows[0, label_row] = label
-                                label_count += 1
-                                if 2 * label_count >= label_slots.shape[1]:
-                                    label_slots, label_rows = _doubled(label_slots, label_rows, label_count)
-                        label_rows[1, label_row] += np.int64(np.rint(weight * face_area * fixed_point))
-    return rows[:, :count].T.copy(), label_rows[:, :label_count].T.copy(), pair_rows[:, :pair_count].T.copy()
+                            last_label, label_row = label, _row(label_slots, label, label_count)
+                            label_count += label_row == label_count
+                            if 2 * label_count >= label_slots.shape[1]:
+                                label_slots, label_rows = _doubled(label_slots, label_rows, label_count)
+                        label_rows[0, label_row] += np.int64(np.rint(weight * face_area * fixed_point))
+    return (_keyed(slots, rows, count), _keyed(label_slots, label_rows, label_count),
+            _keyed(pair_slots, pair_rows, pair_count))
 
 
 def _block_faces(phases, labels, halo, core, at_start, at_end, phase, spacing, smoothing, thin_smoothing,
@@ -283,6 +291,8 @@ def _block_faces(phases, labels, halo, core, at_start, at_end, phase, spacing, s
     faces, envelope, pairs = _face_sums(mask, phases, labels, wide, narrow, origin, thin, lo, hi,
                                         np.asarray(spacing, np.float64), FIXED_POINT, envelopes,
                                         *_gradient_taps(_sigmas(thin_smoothing, spacing)))
+    faces = np.column_stack([faces[:, 0] // 256, faces[:, 0] % 256, faces[:, 1]])
+    pairs = np.column_stack([pairs[:, 0] // PAIR_KEY, pairs[:, 0] % PAIR_KEY, pairs[:, 1:]])
     if not envelopes:
         return faces
     if counted is None:
