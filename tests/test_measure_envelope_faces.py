@@ -121,3 +121,10 @@ def test_chunks_do_not_change_envelopes(cathode):
     for table, table_cut in zip(whole, cut):
         assert len(table) > 20
         np.testing.assert_array_equal(table.to_numpy(), table_cut.to_numpy())
+
+
+def test_labels_too_large_for_a_pair_key_are_refused():
+    labels = np.zeros((24, 24, 24), np.uint32)
+    labels[:, :, :12], labels[:, :, 12:] = 1, 2 ** 31
+    with pytest.raises(ValueError, match="below 2"):
+        interface_and_envelope_areas(np.full(labels.shape, 2, np.uint8), labels)

@@ -234,6 +234,8 @@ def _face_sums(mask, phases, labels, wide, narrow, origin, thin, lo, hi, spacing
                     if label_face and lower != 0 and upper != 0:
                         # two labels: the face's orientation, counted per pair
                         first, second = min(lower, upper), max(lower, upper)
+                        if second >= PAIR_KEY:
+                            raise ValueError("envelopes need labels below 2**31")
                         if first * PAIR_KEY + second != last_pair:
                             last_pair = first * PAIR_KEY + second
                             pair_row = _row(pair_slots, last_pair, pair_count)
