@@ -55,3 +55,14 @@ def counts_in_range(values, mask, lowest, highest):  # pragma: no cover - compil
         elif lowest <= v <= highest:
             counts[v - lowest] += 1
     return counts, zeros
+
+
+@numba.njit(cache=True, nogil=True)
+def table_slot(keys, key):  # pragma: no cover - compiled
+    """Slot of ``key`` in the open-addressing table ``keys`` (-1 = empty), or of the empty slot where it goes."""
+    mask = keys.size - 1
+    # Fibonacci hashing: the key times 2⁶⁴/φ, its high bits
+    slot = int((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
+    while keys[slot] != -1 and keys[slot] != key:
+        slot = (slot + 1) & mask
+    return slot

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .._arrays import _counts_in_block, _summed, as_dask, compute_in_batches, task
+from .._compiled import table_slot
 from .._distance import clipped_signed_distance
 from .._spacing import check_spacing
 from .._smoothing import gaussian_weights, smoothed
@@ -126,17 +127,13 @@ def _gradient_taps(sigmas):
 
 @numba.njit(cache=True, nogil=True)
 def _row(table, key, count):  # pragma: no cover - compiled
-    """The row of ``key`` in ``table`` (open addressing: keys, -1 if empty, and rows); if absent
-    it is inserted as row ``count`` (numba's typed Dict, in its place, was slower)."""
-    mask = table.shape[1] - 1
-    # Fibonacci hashing: the key times 2⁶⁴/φ, its high bits
-    slot = int((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) & mask
-    while table[0, slot] != -1:
-        if table[0, slot] == key:
-            return table[1, slot]
-        slot = (slot + 1) & mask
-    table[0, slot], table[1, slot] = key, count
-    return count
+    """The row of ``key`` in ``table`` (open addressing: keys, -1 if empty, and rows;
+    :func:`~ssbimage._compiled.table_slot`); if absent it is inserted as row ``count``
+    (numba's typed Dict, in its place, was slower)."""
+    slot = table_slot(table[0], key)
+    if table[0, slot] == -1:
+        table[0, slot], table[1, slot] = key, count
+    return table[1, slot]
 
 
 @numba.njit(cache=True, nogil=True)

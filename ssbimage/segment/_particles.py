@@ -45,6 +45,7 @@ import numba
 import numpy as np
 
 from .._arrays import as_dask, compute_in_batches, is_zarr_array, kernel_threads
+from .._compiled import table_slot
 from .._distance import clipped_distance
 from .._spacing import check_spacing
 from ._label import kept_numbers, label, label_and_count
@@ -283,23 +284,12 @@ def _pair_sums(keys, necks, faces):
 
 
 @numba.njit(cache=True, nogil=True)
-def _slot(keys, key):  # pragma: no cover - compiled
-    """Slot of ``key`` in the open-addressing table ``keys`` (-1 = empty), or of the empty slot where it goes."""
-    mask = keys.size - 1
-    # Fibonacci hashing: the key times 2⁶⁴/φ, its high bits
-    slot = int((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
-    while keys[slot] != -1 and keys[slot] != key:
-        slot = (slot + 1) & mask
-    return slot
-
-
-@numba.njit(cache=True, nogil=True)
 def _rehashed(keys, necks, faces):  # pragma: no cover - compiled
     bigger = np.full(2 * keys.size, -1, np.int64)
     bigger_necks, bigger_faces = np.zeros(bigger.size), np.zeros(bigger.size)
     for old in range(keys.size):
         if keys[old] != -1:
-            slot = _slot(bigger, keys[old])
+            slot = table_slot(bigger, keys[old])
             bigger[slot], bigger_necks[slot], bigger_faces[slot] = keys[old], necks[old], faces[old]
     return bigger, bigger_necks, bigger_faces
 
@@ -369,12 +359,12 @@ def _scan_faces(labels, distance, skip):  # pragma: no cover - compiled
                     if other > 0:
                         key = (np.int64(min(own, other)) << 32) | np.int64(max(own, other))
                         if key != last_key:  # faces come in runs along a boundary
-                            slot = _slot(keys, key)
+                            slot = table_slot(keys, key)
                             last_key = key
                         if keys[slot] == -1:
                             if 2 * (used + 1) > keys.size:
                                 keys, necks, faces = _rehashed(keys, necks, faces)
-                                slot = _slot(keys, key)
+                                slot = table_slot(keys, key)
                             keys[slot] = key
                             necks[slot] = -1.0
                             used += 1
