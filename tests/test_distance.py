@@ -50,6 +50,21 @@ def test_clipped_signed_distance_is_positive_inside_and_clipped():
     assert found.dtype == np.float64 and found.max() == 3.0 and found.min() == -3.0
 
 
+@pytest.mark.parametrize("spacing", [(0.5, 0.5, 0.5), (0.65, 0.5, 0.4)])
+@pytest.mark.parametrize("fill", [0.9, 0.97, 0.995])  # 92, 51 and 10 % inside
+def test_clipped_signed_distance_is_both_sides_own_distances(spacing, fill):
+    # both sides share one set of passes; each side must get exactly its own transform
+    rng = np.random.default_rng(3)
+    mask = ndimage.binary_dilation(rng.random((33, 38, 41)) > fill, iterations=2, border_value=0)
+    found = clipped_signed_distance(mask, spacing, 2.0)
+    shift = 0.5 * min(spacing)
+    inside = np.float64(clipped_distance(mask, spacing, 2.0 + shift)) - shift
+    outside = np.float64(clipped_distance(~mask, spacing, 2.0 + shift)) - shift
+    np.testing.assert_array_equal(found, np.clip(np.where(mask, inside, -outside), -2.0, 2.0))
+    exact = np.where(mask, _exact(mask, spacing), -_exact(~mask, spacing))
+    np.testing.assert_allclose(found, np.clip(exact - np.sign(exact) * shift, -2.0, 2.0), atol=1e-6)
+
+
 @pytest.mark.parametrize("region", [(slice(5, 30), slice(0, 41), slice(12, 13)),
                                     (slice(0, 1), slice(7, 40), slice(3, 45)),
                                     (slice(31, 37), slice(40, 41), slice(0, 45))])
