@@ -72,7 +72,11 @@ def _flood(cells, top, queue, outside, shift):  # pragma: no cover - compiled
     # one bucket per level, sized by how many voxels have that level: a
     # voxel downhill of the flood is queued at its own level; one uphill of
     # it (a voxel higher than the level being flooded) joins the level's
-    # ``uphill`` list instead, which grows as needed (it is short)
+    # uphill list instead. That list lives in the buckets of the higher
+    # levels, all read by then: a voxel is queued once, so they hold every
+    # voxel that can still go uphill. (A list of its own, grown when full,
+    # was an array reassigned in the loop, which numba could not keep in
+    # registers.)
     start = np.zeros(top + 2, np.int64)
     for i in range(cells.size):
         if cells[i] & outside != outside:
@@ -86,18 +90,16 @@ def _flood(cells, top, queue, outside, shift):  # pragma: no cover - compiled
             k = cells[i] >> shift
             queue[write[k]] = i
             write[k] += 1
-    uphill = np.empty(4096, queue.dtype)
     plane = ny * nx
     for current in range(top, -1, -1):
         read = start[current]
-        uphill_read = 0
-        uphill_write = 0
+        uphill_read = uphill_write = start[current + 1]
         while True:
             if read < write[current]:
                 i = queue[read]
                 read += 1
             elif uphill_read < uphill_write:
-                i = uphill[uphill_read]
+                i = queue[uphill_read]
                 uphill_read += 1
             else:
                 break
@@ -124,11 +126,7 @@ def _flood(cells, top, queue, outside, shift):  # pragma: no cover - compiled
                     queue[write[k]] = j
                     write[k] += 1
                 else:
-                    if uphill_write == uphill.size:
-                        longer = np.empty(2 * uphill.size, queue.dtype)
-                        longer[:uphill_write] = uphill
-                        uphill = longer
-                    uphill[uphill_write] = j
+                    queue[uphill_write] = j
                     uphill_write += 1
 
 
