@@ -329,6 +329,11 @@ def _scan_faces(labels, distance, skip):  # pragma: no cover - compiled
     # rows of the voxel and of its six neighbours: one-dimensional reads in the inner loop
     for z in range(1, nz - 1):
         for y in range(1, ny - 1):
+            # room for a new pair at every face of the row: the table is not replaced
+            # while a row is scanned (an array reassigned in that loop stays out of registers)
+            while 2 * (used + 3 * nx) > keys.size:
+                keys, necks, faces = _rehashed(keys, necks, faces)
+                last_key = np.int64(-1)
             row, row_distance = labels[z, y], distance[z, y]
             below_z, below_y = labels[z - 1, y], labels[z, y - 1]
             above_z, above_y = labels[z + 1, y], labels[z, y + 1]
@@ -362,9 +367,6 @@ def _scan_faces(labels, distance, skip):  # pragma: no cover - compiled
                             slot = table_slot(keys, key)
                             last_key = key
                         if keys[slot] == -1:
-                            if 2 * (used + 1) > keys.size:
-                                keys, necks, faces = _rehashed(keys, necks, faces)
-                                slot = table_slot(keys, key)
                             keys[slot] = key
                             necks[slot] = -1.0
                             used += 1
