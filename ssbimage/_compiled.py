@@ -4,6 +4,34 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import binding, ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+# LLVM names the intrinsic by its pointer type: opaque pointers from LLVM 15
+_PREFETCH = "llvm.prefetch.p0" if binding.llvm_version_info[0] >= 15 else "llvm.prefetch.p0i8"
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Ask the CPU to fetch ``array.flat[index]`` into its caches for writing (LLVM's
+    ``llvm.prefetch``: no fault, no effect on results), for compiled loops that know an
+    address well before they use it. ``array`` must be C-contiguous, ``index`` in range."""
+    signature = types.void(array, index)
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        byte_pointer = ir.IntType(8).as_pointer()
+        address = builder.bitcast(builder.gep(data, [args[1]]), byte_pointer)
+        int32 = ir.IntType(32)
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_pointer, int32, int32, int32]), _PREFETCH)
+        # write, highest locality, data cache
+        builder.call(function, [address, ir.Constant(int32, 1), ir.Constant(int32, 3), ir.Constant(int32, 1)])
+        return context.get_dummy_value()
+
+    return signature, codegen
 
 
 @numba.njit(cache=True, nogil=True)
