@@ -196,6 +196,7 @@ def _face_sums(mask, phases, labels, wide, narrow, origin, thin, lo, hi, spacing
     pair_slots, pair_rows, pair_count = np.full((2, 512), -1, np.int64), np.zeros((3, 256), np.int64), 0
     face_areas = np.array([spacing[1] * spacing[2], spacing[0] * spacing[2], spacing[0] * spacing[1]])
     x0, x1 = lo[2], max(hi[0, 2], hi[1, 2], hi[2, 2])
+    listed = np.empty(max(x1 - x0, 0), np.int64)
     for z in range(lo[0], max(hi[0, 0], hi[1, 0], hi[2, 0])):
         for y in range(lo[1], max(hi[0, 1], hi[1, 1], hi[2, 1])):
             # room for every face of the row, so that no table is replaced while a row
@@ -208,7 +209,7 @@ def _face_sums(mask, phases, labels, wide, narrow, origin, thin, lo, hi, spacing
             count, label_count, pair_count = _row_faces(
                 z, y, x0, x1, mask, phases, labels, wide, narrow, origin, thin, hi, spacing, fixed_point, envelopes,
                 whole, half, face_areas, slots, rows, count, label_slots, label_rows, label_count,
-                pair_slots, pair_rows, pair_count)
+                pair_slots, pair_rows, pair_count, listed)
     return (_keyed(slots, rows, count), _keyed(label_slots, label_rows, label_count),
             _keyed(pair_slots, pair_rows, pair_count))
 
@@ -216,15 +217,30 @@ def _face_sums(mask, phases, labels, wide, narrow, origin, thin, lo, hi, spacing
 @numba.njit(cache=True, nogil=True)
 def _row_faces(z, y, x0, x1, mask, phases, labels, wide, narrow, origin, thin, hi, spacing,  # pragma: no cover
                fixed_point, envelopes, whole, half, face_areas, slots, rows, count, label_slots, label_rows,
-               label_count, pair_slots, pair_rows, pair_count):
+               label_count, pair_slots, pair_rows, pair_count, listed):
     """:func:`_face_sums` of the voxels (z, y, x0 … x1 − 1), in tables with room for all their
-    faces; the tables' new counts."""
+    faces; the tables' new counts. ``listed``: scratch of x1 − x0 entries."""
     # runs of faces share their key: the last one's row is kept for each table
     last_key, slot = np.int64(-1), np.int64(-1)
     last_label, label_row, last_pair, pair_row = np.int64(-1), np.int64(-1), np.int64(-1), np.int64(-1)
+    # most voxels have no face: a first, branch-free pass (which the compiler
+    # vectorises) lists those with one towards a next neighbour, and only they
+    # are looked at; a next neighbour beyond ``hi`` is compared with the voxel itself
+    zn = z + 1 if z < hi[0, 0] and y < hi[0, 1] else z
+    yn = y + 1 if z < hi[1, 0] and y < hi[1, 1] else y
+    xe = min(x1, hi[2, 2]) if z < hi[2, 0] and y < hi[2, 1] else x0
+    found = 0
+    for x in range(x0, x1):
+        m, label = mask[z, y, x], labels[z, y, x]
+        xn = x + 1 if x < xe else x
+        face = ((m != mask[zn, y, x]) | (m != mask[z, yn, x]) | (m != mask[z, y, xn])
+                | (label != labels[zn, y, x]) | (label != labels[z, yn, x]) | (label != labels[z, y, xn]))
+        listed[found] = x
+        found += face
     # one sweep for the three axes: each voxel's mask and label are read once, the
     # neighbours from the cache (three sweeps read the label block three times)
-    for x in range(x0, x1):
+    for n in range(found):
+        x = listed[n]
         inner_is_lower = mask[z, y, x]
         lower = np.int64(labels[z, y, x])
         for axis in range(3):
