@@ -113,12 +113,15 @@ def mirrored(cache: Path, tile_folder: Path, size: int) -> Path:
     return _saved(da.block(blocks), Path(cache) / f"cathode{size}.ome.zarr", f"cathode{size}")
 
 
-def corner(cache: Path, tile_folder: Path, size: int) -> Path:
-    """OME-Zarr image of the tile's first ``size``³ voxels (written once per cache)."""
+def corner(cache: Path, tile_folder: Path, size: int, source: Path | None = None) -> Path:
+    """OME-Zarr image of the first ``size``³ voxels of the tile, or of the OME-Zarr image ``source``
+    (written once per cache)."""
     import dask.array as da
 
-    image = da.from_zarr(str(tile_folder / "image.ome.zarr" / "0"))[:size, :size, :size]
-    return _saved(image, Path(cache) / f"corner{size}.ome.zarr", f"corner{size}")
+    source = Path(source) if source is not None else tile_folder / "image.ome.zarr"
+    image = da.from_zarr(str(source / "0"))[:size, :size, :size]
+    name = f"corner{size}" if source == tile_folder / "image.ome.zarr" else f"corner{size}-of-{source.name.split('.')[0]}"
+    return _saved(image, Path(cache) / f"{name}.ome.zarr", name)
 
 
 def _mirror(image, index):
