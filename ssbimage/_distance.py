@@ -32,15 +32,22 @@ __all__ = ["clipped_distance", "clipped_signed_distance"]
 
 
 @numba.njit(cache=True, nogil=True)
+def _capped_squares(n, step, cap):  # pragma: no cover - compiled
+    """Squared length (µm²) of d steps for d = 0 … n, capped at ``cap``; d = n stands for
+    "none on this side" and is the cap."""
+    squares = np.empty(n + 1, np.float32)
+    for d in range(n + 1):
+        squares[d] = min(np.float32(d * step) * np.float32(d * step), cap)
+    squares[n] = cap
+    return squares
+
+
+@numba.njit(cache=True, nogil=True)
 def _along_x(inside, step, cap, lo, hi):  # pragma: no cover - compiled
     """Squared distance (µm²) along x to the nearest voxel outside, capped at ``cap``, for x in [lo, hi)."""
     nz, ny, nx = inside.shape
     out = np.empty((nz, ny, hi - lo), np.float32)
-    # squared distance of d steps, capped; d = nx stands for "none on this side"
-    squares = np.empty(nx + 1, np.float32)
-    for d in range(nx + 1):
-        squares[d] = min(np.float32(d * step) * np.float32(d * step), cap)
-    squares[nx] = cap
+    squares = _capped_squares(nx, step, cap)
     steps = np.empty(nx, np.int64)
     for z in range(nz):
         for y in range(ny):
@@ -168,10 +175,7 @@ def _signed_along_x(inside, step, cap, lo, hi):  # pragma: no cover - compiled
     for x in [lo, hi): positive inside, negative outside (never 0: the nearest is a step away)."""
     nz, ny, nx = inside.shape
     out = np.empty((nz, ny, hi - lo), np.float32)
-    squares = np.empty(nx + 1, np.float32)
-    for d in range(nx + 1):
-        squares[d] = min(np.float32(d * step) * np.float32(d * step), cap)
-    squares[nx] = cap
+    squares = _capped_squares(nx, step, cap)
     steps = np.empty(nx, np.int64)
     for z in range(nz):
         for y in range(ny):
