@@ -82,27 +82,43 @@ def _highest(row):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _along(g, step, window, axis, lo, hi):  # pragma: no cover - compiled
+def _along(g, step, window, axis, lo, hi, signed=False):  # pragma: no cover - compiled
     """The lowest ``g(q) + (p − q)²`` within ``window`` voxels along ``axis`` (0 = z, 1 = y),
-    row by row, for p in [lo, hi) on that axis."""
+    row by row, for p in [lo, hi) on that axis. With ``signed``, for both sides at once on
+    signed squared distances (:func:`_signed_along_x`): each voxel takes that lowest over the
+    voxels q of its own side, and ``(p − q)²`` over the other side's."""
     n = g.shape[axis]
     out = (g[lo:hi] if axis == 0 else g[:, lo:hi]).copy()
+    size = np.empty(g.shape[2], np.float32)
+    sign = np.empty(g.shape[2], np.float32)
     # along z, y is the outer loop: the z column of rows one y reads stays in cache
     for outer in range(g.shape[1 - axis]):
         for i in range(lo, hi):
             z, y = (outer, i) if axis == 1 else (i, outer)
             row = out[z, y - lo] if axis == 1 else out[z - lo, y]
-            highest = _highest(row)
+            lowest = size if signed else row
+            if signed:
+                for x in range(row.size):
+                    sign[x] = np.float32(1.0) if row[x] > 0 else np.float32(-1.0)
+                    size[x] = abs(row[x])
+            highest = _highest(lowest)
             for d in range(1, window + 1):
                 increment = np.float32(d * step) * np.float32(d * step)
                 if increment >= highest:
                     break  # every farther voxel adds more than the row holds
                 if d % 8 == 0:
-                    highest = _highest(row)
-                if i - d >= 0:
-                    _lowest_in_window(row, g[z, y - d] if axis == 1 else g[z - d, y], increment)
-                if i + d < n:
-                    _lowest_in_window(row, g[z, y + d] if axis == 1 else g[z + d, y], increment)
+                    highest = _highest(lowest)
+                for q in (i - d, i + d):
+                    if q < 0 or q >= n:
+                        continue
+                    source = g[z, q] if axis == 1 else g[q, y]
+                    if signed:
+                        _lowest_on_own_side(size, sign, source, increment)
+                    else:
+                        _lowest_in_window(row, source, increment)
+            if signed:
+                for x in range(row.size):
+                    row[x] = sign[x] * size[x]
     return out
 
 
@@ -211,37 +227,6 @@ def _lowest_on_own_side(size, sign, source, increment):  # pragma: no cover - co
 
 
 @numba.njit(cache=True, nogil=True)
-def _signed_along(g, step, window, axis, lo, hi):  # pragma: no cover - compiled
-    """:func:`_along` for both sides at once on signed squared distances: each voxel takes the
-    lowest ``g(q) + (p − q)²`` over voxels q of its own side, and ``(p − q)²`` over the other's."""
-    n = g.shape[axis]
-    out = (g[lo:hi] if axis == 0 else g[:, lo:hi]).copy()
-    size = np.empty(g.shape[2], np.float32)
-    sign = np.empty(g.shape[2], np.float32)
-    for outer in range(g.shape[1 - axis]):
-        for i in range(lo, hi):
-            z, y = (outer, i) if axis == 1 else (i, outer)
-            row = out[z, y - lo] if axis == 1 else out[z - lo, y]
-            for x in range(row.size):
-                sign[x] = np.float32(1.0) if row[x] > 0 else np.float32(-1.0)
-                size[x] = abs(row[x])
-            highest = _highest(size)
-            for d in range(1, window + 1):
-                increment = np.float32(d * step) * np.float32(d * step)
-                if increment >= highest:
-                    break  # every farther voxel adds more than the row holds
-                if d % 8 == 0:
-                    highest = _highest(size)
-                if i - d >= 0:
-                    _lowest_on_own_side(size, sign, g[z, y - d] if axis == 1 else g[z - d, y], increment)
-                if i + d < n:
-                    _lowest_on_own_side(size, sign, g[z, y + d] if axis == 1 else g[z + d, y], increment)
-            for x in range(row.size):
-                row[x] = sign[x] * size[x]
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
 def _signed(squared, shift, clip):  # pragma: no cover - compiled
     out = np.empty(squared.shape, np.float64)
     flat_squared, flat = squared.ravel(), out.ravel()
@@ -279,6 +264,6 @@ def clipped_signed_distance(mask, spacing, clip: float, region=None) -> np.ndarr
     (z0, z1), (y0, y1), (x0, x1) = _bounds(region, mask.shape)
     # both sides in one set of passes: half the memory traffic of a pass per side
     g = _signed_along_x(mask, np.float32(spacing[2]), cap, x0, x1)
-    g = _signed_along(g, np.float32(spacing[1]), windows[1], 1, y0, y1)
-    g = _signed_along(g, np.float32(spacing[0]), windows[0], 0, z0, z1)
+    g = _along(g, np.float32(spacing[1]), windows[1], 1, y0, y1, True)
+    g = _along(g, np.float32(spacing[0]), windows[0], 0, z0, z1, True)
     return _signed(g, shift, float(clip))
